@@ -1,0 +1,32 @@
+/*
+ * options.h - the command line every step shares (PROTOCOL.md).
+ */
+#ifndef PIZZERIA_OPTIONS_H
+#define PIZZERIA_OPTIONS_H
+
+#include <stdbool.h>
+
+/* What a step says about itself: its name and its own defaults. */
+struct step {
+    const char *name;           /* "01-blocking": the Server header's STEP */
+    int default_bake_ms;
+    int default_max_conns;
+    const char *max_conns_note; /* how this step uses --max-conns */
+    bool threaded;              /* cooks are threads: "pid P tid T" */
+};
+
+struct options {
+    char host[64];
+    int port;
+    int bake_ms;
+    int max_conns;
+    int idle_timeout_ms; /* 0: no deadline */
+    bool log;
+    const char *trace_path; /* NULL: no trace */
+};
+
+/* Parse argv; on --help print usage and exit 0, on a bad flag exit 2. */
+void options_parse(int argc, char **argv, const struct step *step,
+                   struct options *options);
+
+#endif

@@ -1,0 +1,519 @@
+/*
+ * pizzeria.c - the menu, the front page, the order form and the receipts.
+ */
+#include "pizzeria.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const struct pizza menu[] = {
+    {"margherita", "tomato, mozzarella, basil", 850},
+    {"marinara", "tomato, garlic, oregano", 700},
+    {"diavola", "tomato, mozzarella, spicy salami", 1050},
+    {"quattro formaggi", "mozzarella, gorgonzola, fontina, parmesan", 1150},
+    {"capricciosa", "ham, mushrooms, artichokes, olives", 1200},
+};
+enum { MENU_SIZE = sizeof menu / sizeof menu[0] };
+
+enum { MIN_QTY = 1, MAX_QTY = 20 };
+
+/*
+ * Order numbers. Atomic, so that cooks sharing this memory (threads) never
+ * hand out the same number; a forked cook has its own copy and counts alone.
+ */
+static atomic_ulong orders_taken;
+
+static char menu_json[1024];
+static size_t menu_json_len;
+static char front_page[6144];
+static size_t front_page_len;
+
+/* ---- writing text into fixed buffers ---- */
+
+struct text {
+    char *at;
+    size_t cap, len;
+    bool overflow;
+};
+
+static void put(struct text *t, const char *s, size_t n)
+{
+    if (n > t->cap - t->len) {
+        t->overflow = true;
+        return;
+    }
+    memcpy(t->at + t->len, s, n);
+    t->len += n;
+}
+
+static void puts_text(struct text *t, const char *s)
+{
+    put(t, s, strlen(s));
+}
+
+static void printf_text(struct text *t, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void printf_text(struct text *t, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    int n = vsnprintf(t->at + t->len, t->cap - t->len, format, args);
+    va_end(args);
+    if (n < 0 || (size_t)n >= t->cap - t->len)
+        t->overflow = true;
+    else
+        t->len += (size_t)n;
+}
+
+/* Length of a valid UTF-8 sequence starting at s, or 0 if it is not one. */
+static size_t utf8_sequence(const unsigned char *s, size_t n)
+{
+    size_t len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+    if (len == 0 || s[0] > 0xf4 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+        return 0; /* overlong, surrogate, or past U+10FFFF */
+    return len;
+}
+
+/* A JSON string body, quotes included. Bytes that are not UTF-8 become
+ * U+FFFD, so whatever a customer typed, the JSON stays valid. */
+static void put_json_string(struct text *t, const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    put(t, "\"", 1);
+    for (size_t i = 0; i < n;) {
+        if (u[i] == '"' || u[i] == '\\') {
+            char escaped[2] = {'\\', s[i]};
+            put(t, escaped, 2);
+            i++;
+        } else if (u[i] < 0x20 || u[i] == 0x7f) {
+            printf_text(t, "\\u%04x", u[i]);
+            i++;
+        } else if (u[i] < 0x80) {
+            put(t, s + i, 1);
+            i++;
+        } else {
+            size_t len = utf8_sequence(u + i, n - i);
+            if (len) {
+                put(t, s + i, len);
+                i += len;
+            } else {
+                puts_text(t, "\\ufffd");
+                i++;
+            }
+        }
+    }
+    put(t, "\"", 1);
+}
+
+static void put_html(struct text *t, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': puts_text(t, "&amp;"); break;
+        case '<': puts_text(t, "&lt;"); break;
+        case '>': puts_text(t, "&gt;"); break;
+        case '"': puts_text(t, "&quot;"); break;
+        default: put(t, s, 1);
+        }
+    }
+}
+
+/* ---- the pages, built once ---- */
+
+static void build_menu_json(void)
+{
+    struct text t = {menu_json, sizeof menu_json, 0, false};
+    puts_text(&t, "[");
+    for (size_t i = 0; i < MENU_SIZE; i++) {
+        puts_text(&t, i ? ",{\"pizza\":" : "{\"pizza\":");
+        put_json_string(&t, menu[i].name, strlen(menu[i].name));
+        printf_text(&t, ",\"price_cents\":%u}", menu[i].price_cents);
+    }
+    puts_text(&t, "]");
+    if (t.overflow) {
+        fprintf(stderr, "pizzeria: the menu does not fit its buffer\n");
+        abort();
+    }
+    menu_json_len = t.len;
+}
+
+static void build_front_page(void)
+{
+    struct text t = {front_page, sizeof front_page, 0, false};
+    puts_text(&t,
+              "<!DOCTYPE html>\n"
+              "<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+              "<meta name=\"viewport\" content=\"width=device-width\">\n"
+              "<title>The Asynchronous Pizzeria</title>\n"
+              "<style>body{font-family:sans-serif;max-width:40em;"
+              "margin:2em auto;padding:0 1em}table{border-collapse:collapse}"
+              "td,th{padding:.3em .8em;border-bottom:1px solid #ddd;"
+              "text-align:left}td.price{text-align:right}</style>\n"
+              "</head>\n<body>\n<h1>The Asynchronous Pizzeria</h1>\n"
+              "<table>\n<tr><th>Pizza</th><th>Toppings</th>"
+              "<th>Price</th></tr>\n");
+    for (size_t i = 0; i < MENU_SIZE; i++) {
+        puts_text(&t, "<tr><td>");
+        put_html(&t, menu[i].name);
+        puts_text(&t, "</td><td>");
+        put_html(&t, menu[i].toppings);
+        printf_text(&t, "</td><td class=\"price\">%u.%02u</td></tr>\n",
+                    menu[i].price_cents / 100, menu[i].price_cents % 100);
+    }
+    puts_text(&t, "</table>\n"
+                  "<h2>Order</h2>\n"
+                  "<form method=\"post\" action=\"/order\">\n"
+                  "<label>Pizza <select name=\"pizza\">\n");
+    for (size_t i = 0; i < MENU_SIZE; i++) {
+        puts_text(&t, "<option value=\"");
+        put_html(&t, menu[i].name);
+        puts_text(&t, "\">");
+        put_html(&t, menu[i].name);
+        puts_text(&t, "</option>\n");
+    }
+    printf_text(&t,
+                "</select></label>\n"
+                "<label>How many <input name=\"qty\" type=\"number\" "
+                "min=\"%d\" max=\"%d\" value=\"1\"></label>\n"
+                "<button type=\"submit\" name=\"send\" value=\"1\">Order"
+                "</button>\n</form>\n"
+                "<p>The receipt comes back as JSON once the pizza is out of "
+                "the oven. The menu is also at <a href=\"/menu\">/menu</a>."
+                "</p>\n</body>\n</html>\n",
+                MIN_QTY, MAX_QTY);
+    if (t.overflow) {
+        fprintf(stderr, "pizzeria: the front page does not fit its buffer\n");
+        abort();
+    }
+    front_page_len = t.len;
+}
+
+void pizzeria_open(void)
+{
+    build_menu_json();
+    build_front_page();
+}
+
+/* ---- tickets ---- */
+
+bool pizzeria_status_closes(int status)
+{
+    switch (status) {
+    case 200: case 400: case 404: case 405: case 415:
+        return false;
+    default:
+        return true;
+    }
+}
+
+static void reply_with(struct ticket *t, int status, const char *type,
+                       const char *body, size_t len)
+{
+    t->response.status = status;
+    t->response.content_type = type;
+    t->response.body = body;
+    t->response.body_len = len;
+    if (pizzeria_status_closes(status))
+        t->response.connection = CONNECTION_CLOSE;
+}
+
+/* {"error":"REASON"} or, with what the customer wrote, "REASON: DETAIL". */
+static void refuse_with_text(struct ticket *t, int status, const char *reason,
+                             const char *detail, size_t detail_len)
+{
+    char message[160];
+    size_t len = strlen(reason);
+    memcpy(message, reason, len); /* reasons are short literals */
+    if (detail) {
+        size_t cut = detail_len > 64 ? 64 : detail_len;
+        memcpy(message + len, ": ", 2);
+        memcpy(message + len + 2, detail, cut);
+        len += 2 + cut;
+    }
+    struct text text = {t->text, sizeof t->text, 0, false};
+    puts_text(&text, "{\"error\":");
+    put_json_string(&text, message, len);
+    puts_text(&text, "}");
+    reply_with(t, status, "application/json", t->text, text.len);
+}
+
+static void refuse(struct ticket *t, int status, const char *reason)
+{
+    refuse_with_text(t, status, reason, NULL, 0);
+}
+
+void pizzeria_refuse(struct ticket *t, int status, const char *reason)
+{
+    memset(&t->response, 0, sizeof t->response);
+    t->is_order = false;
+    strcpy(t->request_line, "-");
+    refuse(t, status, reason);
+    t->response.connection = CONNECTION_CLOSE;
+}
+
+/* Start a ticket from what the request says about the connection. */
+static void open_ticket(const struct http_request *r, struct ticket *t)
+{
+    memset(&t->response, 0, sizeof t->response);
+    t->is_order = false;
+    t->response.head_only = r->method == HTTP_HEAD;
+    if (!r->keep_alive)
+        t->response.connection = CONNECTION_CLOSE;
+    else if (r->minor_version == 0)
+        t->response.connection = CONNECTION_KEEP_ALIVE;
+    else
+        t->response.connection = CONNECTION_KEEP_OPEN;
+    snprintf(t->request_line, sizeof t->request_line, "%.*s %.*s HTTP/1.%d",
+             (int)r->method_name.len, r->method_name.at,
+             (int)(r->target.len > 48 ? 48 : r->target.len), r->target.at,
+             r->minor_version);
+}
+
+enum route { ROUTE_NONE, ROUTE_FRONT, ROUTE_MENU, ROUTE_ORDER };
+
+static enum route find_route(struct slice path)
+{
+    if (slice_equals(path, "/"))
+        return ROUTE_FRONT;
+    if (slice_equals(path, "/menu"))
+        return ROUTE_MENU;
+    if (slice_equals(path, "/order"))
+        return ROUTE_ORDER;
+    return ROUTE_NONE;
+}
+
+/* "application/x-www-form-urlencoded", any case, perhaps "; charset=...". */
+static bool is_form_type(struct slice type)
+{
+    static const char form[] = "application/x-www-form-urlencoded";
+    size_t n = sizeof form - 1;
+    if (type.len < n || strncasecmp(type.at, form, n) != 0)
+        return false;
+    size_t i = n;
+    while (i < type.len && (type.at[i] == ' ' || type.at[i] == '\t'))
+        i++;
+    return i == type.len || type.at[i] == ';';
+}
+
+bool pizzeria_check_head(const struct http_request *r, struct ticket *t)
+{
+    open_ticket(r, t);
+    enum route route = find_route(r->path);
+    bool get_or_head = r->method == HTTP_GET || r->method == HTTP_HEAD;
+
+    if (route == ROUTE_NONE) {
+        refuse_with_text(t, 404, "no such page", r->path.at, r->path.len);
+    } else if (route != ROUTE_ORDER && !get_or_head) {
+        refuse(t, 405, "this page can only be read");
+        t->response.allow = "GET, HEAD";
+    } else if (route == ROUTE_ORDER && r->method != HTTP_POST) {
+        refuse(t, 405, "orders are placed with POST");
+        t->response.allow = "POST";
+    } else if (route == ROUTE_ORDER && !r->has_content_length) {
+        refuse(t, 411, "an order needs a Content-Length");
+    } else if (route == ROUTE_ORDER && r->has_content_type &&
+               !is_form_type(r->content_type)) {
+        refuse(t, 415, "orders come as an HTML form "
+                                "(application/x-www-form-urlencoded)");
+    } else {
+        return true;
+    }
+    return false;
+}
+
+/* ---- the order form ---- */
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+        return (c | 0x20) - 'a' + 10;
+    return -1;
+}
+
+/*
+ * Decode one form field ("+" is a space, "%XX" a byte) into out, keeping
+ * at most cap bytes. Returns the full decoded length (which may be more
+ * than cap), or -1 for a bad escape.
+ */
+static long decode_field(const char *s, size_t n, char *out, size_t cap)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%') {
+            if (i + 2 >= n)
+                return -1;
+            int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+            if (hi < 0 || lo < 0)
+                return -1;
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (len < cap)
+            out[len] = c;
+        len++;
+    }
+    return (long)len;
+}
+
+struct order_form {
+    char pizza[32];
+    long pizza_len; /* -1: not given */
+    char qty[8];
+    long qty_len;   /* -1: not given */
+};
+
+static const char *read_field(struct order_form *form, const char *field,
+                              size_t n)
+{
+    const char *equals = memchr(field, '=', n);
+    size_t name_len = equals ? (size_t)(equals - field) : n;
+    const char *value = equals ? equals + 1 : field + n;
+    size_t value_len = n - name_len - (equals ? 1 : 0);
+
+    char name[8];
+    long decoded = decode_field(field, name_len, name, sizeof name);
+    if (decoded < 0)
+        return "bad %-escape in the form";
+    struct slice field_name = {name, (size_t)decoded};
+    char *into;
+    long *into_len;
+    size_t cap;
+    if (slice_equals(field_name, "pizza")) {
+        into = form->pizza, into_len = &form->pizza_len;
+        cap = sizeof form->pizza;
+    } else if (slice_equals(field_name, "qty")) {
+        into = form->qty, into_len = &form->qty_len, cap = sizeof form->qty;
+    } else {
+        char ignored;
+        return decode_field(value, value_len, &ignored, 0) < 0
+                   ? "bad %-escape in the form"
+                   : NULL; /* another field, such as a submit button */
+    }
+    if (*into_len >= 0)
+        return into == form->pizza ? "pizza given twice" : "qty given twice";
+    *into_len = decode_field(value, value_len, into, cap);
+    return *into_len < 0 ? "bad %-escape in the form" : NULL;
+}
+
+static const char *read_form(struct slice body, struct order_form *form)
+{
+    form->pizza_len = form->qty_len = -1;
+    size_t i = 0;
+    while (i < body.len) {
+        const char *amp = memchr(body.at + i, '&', body.len - i);
+        size_t end = amp ? (size_t)(amp - body.at) : body.len;
+        if (end > i) {
+            const char *error = read_field(form, body.at + i, end - i);
+            if (error)
+                return error;
+        }
+        i = end + 1;
+    }
+    return NULL;
+}
+
+/* Decimal digits only, 1..20 ("05" is 5). Returns 0 if not. */
+static unsigned parse_qty(const struct order_form *form)
+{
+    if (form->qty_len < 0)
+        return 1;
+    if (form->qty_len == 0 || (size_t)form->qty_len > sizeof form->qty)
+        return 0;
+    unsigned qty = 0;
+    for (long i = 0; i < form->qty_len; i++) {
+        if (form->qty[i] < '0' || form->qty[i] > '9')
+            return 0;
+        qty = qty * 10 + (unsigned)(form->qty[i] - '0');
+    }
+    return qty >= MIN_QTY && qty <= MAX_QTY ? qty : 0;
+}
+
+static const struct pizza *find_pizza(const struct order_form *form)
+{
+    if ((size_t)form->pizza_len > sizeof form->pizza)
+        return NULL;
+    struct slice name = {form->pizza, (size_t)form->pizza_len};
+    for (size_t i = 0; i < MENU_SIZE; i++)
+        if (slice_equals(name, menu[i].name))
+            return &menu[i];
+    return NULL;
+}
+
+static void take_order(const struct http_request *r, struct ticket *t)
+{
+    struct order_form form;
+    const char *error = read_form(r->body, &form);
+    if (error) {
+        refuse(t, 400, error);
+        return;
+    }
+    if (form.pizza_len < 0) {
+        refuse(t, 400, "the order names no pizza");
+        return;
+    }
+    const struct pizza *pizza = find_pizza(&form);
+    if (pizza == NULL) {
+        size_t shown = (size_t)form.pizza_len < sizeof form.pizza
+                           ? (size_t)form.pizza_len
+                           : sizeof form.pizza;
+        refuse_with_text(t, 400, "not on the menu", form.pizza, shown);
+        return;
+    }
+    unsigned qty = parse_qty(&form);
+    if (qty == 0) {
+        refuse(t, 400, "qty must be a whole number from 1 to 20");
+        return;
+    }
+    t->is_order = true;
+    t->order.pizza = pizza;
+    t->order.qty = qty;
+    t->order.number = atomic_fetch_add(&orders_taken, 1) + 1;
+}
+
+void pizzeria_take(const struct http_request *r, struct ticket *t)
+{
+    if (!pizzeria_check_head(r, t))
+        return;
+    switch (find_route(r->path)) {
+    case ROUTE_FRONT:
+        reply_with(t, 200, "text/html; charset=utf-8", front_page,
+                   front_page_len);
+        break;
+    case ROUTE_MENU:
+        reply_with(t, 200, "application/json", menu_json, menu_json_len);
+        break;
+    default:
+        take_order(r, t);
+    }
+}
+
+void pizzeria_receipt(struct ticket *t, long baked_ms, const char *cook)
+{
+    const struct order *o = &t->order;
+    struct text text = {t->text, sizeof t->text, 0, false};
+    printf_text(&text, "{\"order\":%lu,\"pizza\":", o->number);
+    put_json_string(&text, o->pizza->name, strlen(o->pizza->name));
+    printf_text(&text, ",\"qty\":%u,\"total_cents\":%u,\"baked_ms\":%ld,",
+                o->qty, o->qty * o->pizza->price_cents, baked_ms);
+    puts_text(&text, "\"cook\":");
+    put_json_string(&text, cook, strlen(cook));
+    puts_text(&text, "}");
+    t->is_order = false;
+    reply_with(t, 200, "application/json", t->text, text.len);
+}
