@@ -1,0 +1,50 @@
+# The Asynchronous Pizzeria: build every step, test, run, read.
+#
+#   make                  build every step (steps/NN-name/pizzeria)
+#   make run [STEP=01]    build and start a step (default: the newest)
+#   make test             everything: unit tests, the protocol suite against
+#                         every step, again under the sanitizers, exercises
+#   make book             the HTML book and the EPUB in book/out/
+#   make exercise EX=...  check your solution to an exercise
+#   make fuzz             fuzz the HTTP parser for FUZZ_SECONDS (60)
+#   make asan             the AddressSanitizer + UBSan build, in build/asan/
+#   make clean
+
+STEP_DIRS := $(sort $(patsubst %/,%,$(dir $(wildcard steps/[0-9][0-9]-*/server.c))))
+STEPS := $(notdir $(STEP_DIRS))
+NEWEST := $(lastword $(STEPS))
+CC ?= cc
+SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+             -fno-sanitize-recover=undefined
+
+.PHONY: all run test unit pytest pytest-asan asan book fuzz exercise clean \
+        compile_commands.json deps-test deps-book
+
+all: $(STEPS:%=build-%) compile_commands.json
+
+build-%:
+	@$(MAKE) -s -C steps/$* CC="$(CC)"
+
+asan: $(STEPS:%=asan-%)
+
+asan-%:
+	@$(MAKE) -s -C steps/$* CC="$(CC)" OUT=$(CURDIR)/build/asan/$* \
+		CFLAGS="$(SAN_FLAGS)"
+
+# make run STEP=01 (or STEP=01-blocking): the number is enough.
+run: all
+	@step=$$(ls -d steps/$(or $(STEP),$(NEWEST))* 2>/dev/null | head -n 1); \
+	if [ -z "$$step" ] || [ ! -f "$$step/server.c" ]; then \
+		echo "no step '$(STEP)'; there are: $(STEPS)"; exit 2; fi; \
+	echo "Starting $$step. Open the address below, or try:"; \
+	echo "  curl http://127.0.0.1:$(or $(PORT),8080)/menu"; \
+	echo "  curl -d pizza=margherita http://127.0.0.1:$(or $(PORT),8080)/order"; \
+	echo "Stop it with Ctrl-C."; \
+	exec $$step/pizzeria --port $(or $(PORT),8080) $(ARGS)
+
+compile_commands.json:
+	@python3 tests/tools/compile_commands.py $(STEPS) > $@.tmp && mv $@.tmp $@
+
+clean:
+	for s in $(STEPS); do $(MAKE) -s -C steps/$$s clean; done
+	rm -rf build book/out compile_commands.json

@@ -1,0 +1,38 @@
+"""Write compile_commands.json for editors (clangd, ccls) on stdout.
+
+Every step is built by one compiler call (steps/kitchen/step.mk); editors
+want one entry per source file, with the same flags.
+"""
+import json
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FLAGS = ["cc", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror",
+         "-I../kitchen", "-I.", "-c"]
+
+
+def entries(step):
+    directory = os.path.join(ROOT, "steps", step)
+    kitchen = os.path.join(ROOT, "steps", "kitchen")
+    files = ["server.c"] + sorted(
+        os.path.join("..", "kitchen", f) for f in os.listdir(kitchen) if f.endswith(".c"))
+    for f in files:
+        yield {"directory": directory, "file": f, "arguments": FLAGS + [f]}
+
+
+def main(steps):
+    seen = set()
+    out = []
+    for step in steps:
+        for e in entries(step):
+            path = os.path.normpath(os.path.join(e["directory"], e["file"]))
+            if path not in seen:  # the kitchen once, under the first step
+                seen.add(path)
+                out.append(e)
+    json.dump(out, sys.stdout, indent=1)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
