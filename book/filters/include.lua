@@ -1,0 +1,598 @@
+--[[
+include.lua - the book's pandoc filter (pandoc 2.17, Lua 5.3).
+
+It pulls the code shown in the chapters from the real sources at build
+time, draws Graphviz figures, and turns links between chapter files into
+links inside the one book. See book/README.md for the syntax; in short:
+
+  ```{.c include="steps/01-blocking/server.c" snippet="accept-loop"}
+  ```
+  ```{.c include="steps/01-blocking/server.c"}
+  ```
+  ```{.diff diff="steps/01-blocking/server.c steps/02-fork/server.c"}
+  ```
+  ```{.dot alt="What the picture shows, in words"}
+  digraph { door -> cook }
+  ```
+
+In the sources, a snippet is the lines between `// @snippet NAME` and
+`// @end NAME` (`#` instead of `//` works too, for shell and make files).
+
+Metadata read by the filter (pass with -M on the command line):
+  pizzeria-root     the repository root; include paths are relative to it.
+                    Default: two directories above this file.
+  pizzeria-figures  where SVGs from dot blocks are written.
+                    Default: <root>/book/out/figures. Images refer to them
+                    as figures/NAME.svg, so put the directory that holds
+                    figures/ on --resource-path.
+
+Every problem with an include is an error(): pandoc stops and exits non-zero,
+naming the chapter, the block, the file and the snippet.
+]]
+
+local stringify = pandoc.utils.stringify
+
+local ROOT             -- absolute path of the repository root
+local FIGURES          -- absolute path of the figures directory
+local warned = {}
+
+local function warn(msg)
+  if not warned[msg] then
+    warned[msg] = true
+    io.stderr:write("[book] warning: ", msg, "\n")
+  end
+end
+
+local function fail(msg)
+  error("[book] " .. msg, 0)
+end
+
+local function absolute(path)
+  if pandoc.path.is_absolute(path) then
+    return pandoc.path.normalize(path)
+  end
+  return pandoc.path.normalize(
+    pandoc.path.join({pandoc.system.get_working_directory(), path}))
+end
+
+-- Remove "dir/.." pairs, which pandoc.path.normalize keeps.
+local function tidy(path)
+  local parts = {}
+  for part in path:gmatch("[^/]+") do
+    if part == ".." and #parts > 0 and parts[#parts] ~= ".." then
+      table.remove(parts)
+    elseif part ~= "." then
+      table.insert(parts, part)
+    end
+  end
+  return (path:sub(1, 1) == "/" and "/" or "") .. table.concat(parts, "/")
+end
+
+-- The path as the reader should see it: relative to the repository root.
+local function shown(path)
+  local abs = tidy(absolute(path))
+  if abs:sub(1, #ROOT + 1) == ROOT .. "/" then
+    return abs:sub(#ROOT + 2)
+  end
+  return abs
+end
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local text = f:read("a")
+  f:close()
+  return text
+end
+
+local function split_lines(text)
+  local lines = {}
+  for line in (text .. "\n"):gmatch("(.-)\r?\n") do
+    table.insert(lines, line)
+  end
+  if lines[#lines] == "" then table.remove(lines) end -- the final newline
+  return lines
+end
+
+--------------------------------------------------------------------------
+-- Markers in the sources
+
+-- A marker line: optional blanks, `//` or `#`, `@snippet NAME` or
+-- `@end NAME`, nothing else. Returns kind, name (name nil: malformed).
+local function marker(line)
+  local kind, rest = line:match("^%s*//%s*@(%a+)(.*)$")
+  if not kind then kind, rest = line:match("^%s*#%s*@(%a+)(.*)$") end
+  if kind ~= "snippet" and kind ~= "end" then return nil end
+  return kind, rest:match("^%s+([%w_%.%-]+)%s*$")
+end
+
+local parsed = {}  -- absolute path -> {lines=, is_marker=, regions=}
+
+-- Reads and checks a source file once. Returns the parsed file, or nil and
+-- a message.
+local function source(path)
+  local abs = tidy(absolute(pandoc.path.join({ROOT, path})))
+  if parsed[abs] then return parsed[abs] end
+  local text = read_file(abs)
+  if not text then
+    return nil, "file not found: " .. path .. " (looked for " .. abs .. ")"
+  end
+  local file = {lines = split_lines(text), is_marker = {}, regions = {}}
+  local open, order = {}, {}
+  for i, line in ipairs(file.lines) do
+    local kind, name = marker(line)
+    if kind then
+      file.is_marker[i] = true
+      if not name then
+        return nil, string.format(
+          "%s:%d: malformed marker %q (want `// @%s NAME`)",
+          path, i, line, kind)
+      end
+      if kind == "snippet" then
+        if open[name] or file.regions[name] then
+          return nil, string.format(
+            "%s:%d: duplicate snippet name '%s' (first at line %d)",
+            path, i, name, open[name] or file.regions[name].marker)
+        end
+        open[name] = i
+        table.insert(order, name)
+      else
+        if not open[name] then
+          return nil, string.format(
+            "%s:%d: `@end %s` without a `@snippet %s` before it",
+            path, i, name, name)
+        end
+        file.regions[name] = {marker = open[name], from = open[name] + 1,
+                              to = i - 1}
+        open[name] = nil
+      end
+    end
+  end
+  for _, name in ipairs(order) do
+    if open[name] then
+      return nil, string.format(
+        "%s:%d: snippet '%s' has no `// @end %s`", path, open[name], name, name)
+    end
+  end
+  parsed[abs] = file
+  return file
+end
+
+-- Lines from..to of a file, marker lines dropped.
+local function code_lines(file, from, to)
+  local out = {}
+  for i = from, to do
+    if not file.is_marker[i] then table.insert(out, file.lines[i]) end
+  end
+  return out
+end
+
+-- Remove the indentation all non-blank lines share.
+local function dedent(lines)
+  local common
+  for _, line in ipairs(lines) do
+    if line:match("%S") then
+      local indent = line:match("^[ \t]*")
+      if not common then
+        common = indent
+      else
+        local n = 0
+        while n < #common and n < #indent
+              and common:sub(n + 1, n + 1) == indent:sub(n + 1, n + 1) do
+          n = n + 1
+        end
+        common = common:sub(1, n)
+      end
+    end
+  end
+  local out = {}
+  for i, line in ipairs(lines) do
+    if line:match("%S") then
+      out[i] = line:sub(#(common or "") + 1)
+    else
+      out[i] = ""
+    end
+  end
+  return out
+end
+
+-- The code of a whole file (snippet nil) or of one snippet, as lines.
+local function extract(path, snippet)
+  local file, err = source(path)
+  if not file then return nil, err end
+  if not snippet then
+    return code_lines(file, 1, #file.lines)
+  end
+  local region = file.regions[snippet]
+  if not region then
+    local names = {}
+    for name in pairs(file.regions) do table.insert(names, name) end
+    table.sort(names)
+    return nil, string.format("no snippet '%s' in %s (it has: %s)",
+      snippet, path, #names > 0 and table.concat(names, ", ") or "none")
+  end
+  return dedent(code_lines(file, region.from, region.to))
+end
+
+--------------------------------------------------------------------------
+-- Code blocks
+
+local function attr_string(el)
+  local parts = {}
+  for _, class in ipairs(el.classes) do table.insert(parts, "." .. class) end
+  for k, v in pairs(el.attributes) do
+    table.insert(parts, string.format('%s="%s"', k, v))
+  end
+  return "{" .. table.concat(parts, " ") .. "}"
+end
+
+-- Where a block is: "chapters/01-blocking.md:12: {.c include=...}". The
+-- AST has no line numbers, so look for the fence line in the chapter text.
+local function where(chapter, el, key)
+  local line_no
+  local value = key and el.attributes[key]
+  local snippet = el.attributes.snippet
+  local class = el.classes[1]
+  if chapter.lines and (value or class) then
+    local function matches(line)
+      local info = line:match("^%s*```+%s*(.-)%s*$")
+        or line:match("^%s*~~~+%s*(.-)%s*$")
+      if not info or info == "" then return false end
+      if value then
+        return info:find(value, 1, true)
+          and (not snippet or info:find('"' .. snippet .. '"', 1, true))
+      end
+      return info == class or info:find("%." .. class:gsub("%p", "%%%0") .. "%f[^%w_%-]")
+    end
+    for pass = 1, 2 do
+      local start = pass == 1 and chapter.cursor + 1 or 1
+      for i = start, #chapter.lines do
+        if matches(chapter.lines[i]) then line_no = i; break end
+      end
+      if line_no then break end
+    end
+    if line_no then chapter.cursor = line_no end
+  end
+  return string.format("%s%s: code block %s", chapter.shown,
+    line_no and (":" .. line_no) or "", attr_string(el))
+end
+
+local function caption(inlines)
+  return pandoc.Div({pandoc.Plain(inlines)}, pandoc.Attr("", {"listing-path"}))
+end
+
+local function listing(cap, block)
+  return pandoc.Div({cap, block}, pandoc.Attr("", {"listing"}))
+end
+
+local function body_is_empty(el)
+  return not el.text:match("%S")
+end
+
+local function clean_attributes(el)
+  for _, k in ipairs({"include", "snippet", "diff", "alt", "caption"}) do
+    el.attributes[k] = nil
+  end
+end
+
+local function include_block(chapter, el)
+  local path, snippet = el.attributes.include, el.attributes.snippet
+  local here = where(chapter, el, "include")
+  if not body_is_empty(el) then
+    fail(here .. ": an include block must have an empty body; the code comes from " .. path)
+  end
+  if snippet == "" then fail(here .. ": empty snippet name") end
+  local lines, err = extract(path, snippet)
+  if not lines then fail(here .. ": " .. err) end
+  el.text = table.concat(lines, "\n")
+  clean_attributes(el)
+  local inlines = {pandoc.Code(path)}
+  if snippet then
+    table.insert(inlines, pandoc.Space())
+    table.insert(inlines, pandoc.Span({pandoc.Str("(" .. snippet .. ")")},
+      pandoc.Attr("", {"snippet-name"})))
+  end
+  return listing(caption(inlines), el)
+end
+
+local function diff_block(chapter, el)
+  local here = where(chapter, el, "diff")
+  local paths = {}
+  for p in el.attributes.diff:gmatch("%S+") do table.insert(paths, p) end
+  if #paths ~= 2 then
+    fail(here .. ": diff= wants two paths separated by a space")
+  end
+  if not body_is_empty(el) then
+    fail(here .. ": a diff block must have an empty body")
+  end
+  local snippet = el.attributes.snippet
+  local texts = {}
+  for i, p in ipairs(paths) do
+    local lines, err = extract(p, snippet)
+    if not lines then fail(here .. ": " .. err) end
+    texts[i] = table.concat(lines, "\n") .. (#lines > 0 and "\n" or "")
+  end
+  -- diff exits 1 when the files differ; pandoc.pipe calls that an error.
+  local output, problem = pandoc.system.with_temporary_directory("pizzeria-diff",
+    function(dir)
+      local files = {dir .. "/a", dir .. "/b"}
+      for i = 1, 2 do
+        local f = assert(io.open(files[i], "wb"))
+        f:write(texts[i])
+        f:close()
+      end
+      local ok, res = pcall(pandoc.pipe, "diff",
+        {"-u", "--label", paths[1], "--label", paths[2], files[1], files[2]}, "")
+      if ok then return "" end                     -- exit 0: no differences
+      if type(res) == "table" and res.error_code == 1 then return res.output end
+      return nil, type(res) == "table" and ("exit " .. tostring(res.error_code))
+        or tostring(res)
+    end)
+  if not output then fail(here .. ": diff failed: " .. tostring(problem)) end
+  if output == "" then
+    warn(here .. ": the two files are the same" ..
+      (snippet and (" in snippet '" .. snippet .. "'") or ""))
+    output = "(no differences)"
+  end
+  el.text = output:gsub("\n$", "")
+  if not el.classes:includes("diff") then el.classes:insert(1, "diff") end
+  clean_attributes(el)
+  local inlines = {pandoc.Str("Changes"), pandoc.Space(), pandoc.Str("from"),
+    pandoc.Space(), pandoc.Code(paths[1]), pandoc.Space(), pandoc.Str("to"),
+    pandoc.Space(), pandoc.Code(paths[2])}
+  if snippet then
+    table.insert(inlines, pandoc.Space())
+    table.insert(inlines, pandoc.Span({pandoc.Str("(" .. snippet .. ")")},
+      pandoc.Attr("", {"snippet-name"})))
+  end
+  return listing(caption(inlines), el)
+end
+
+local function write_if_changed(path, content)
+  if read_file(path) == content then return end
+  local f = io.open(path, "wb")
+  if not f then fail("cannot write " .. path) end
+  f:write(content)
+  f:close()
+end
+
+local function dot_block(chapter, el)
+  local here = where(chapter, el, el.attributes.include and "include" or "alt")
+  local alt = el.attributes.alt
+  if not alt or not alt:match("%S") then
+    fail(here .. ": a dot block needs alt=\"...\": the picture, in words")
+  end
+  local src = el.text
+  if el.attributes.include then
+    if not body_is_empty(el) then
+      fail(here .. ": a dot block with include= must have an empty body")
+    end
+    local lines, err = extract(el.attributes.include, el.attributes.snippet)
+    if not lines then fail(here .. ": " .. err) end
+    src = table.concat(lines, "\n")
+  end
+  if not src:match("%S") then fail(here .. ": empty graph") end
+  local ok, svg = pcall(pandoc.pipe, "dot", {"-Tsvg"}, src)
+  if not ok then
+    fail(here .. ": dot failed (see its message above)" ..
+      (type(svg) == "table" and (", exit " .. tostring(svg.error_code)) or
+       (": " .. tostring(svg))))
+  end
+  -- No DOCTYPE: nothing that reads the SVG should go looking for the DTD.
+  svg = svg:gsub("<!DOCTYPE.->%s*", "", 1)
+  local name = el.identifier ~= "" and el.identifier:gsub("[^%w_%-]", "-")
+    or ("dot-" .. pandoc.utils.sha1(src):sub(1, 12))
+  name = chapter.slug .. "-" .. name
+  pandoc.pipe("mkdir", {"-p", FIGURES}, "")
+  write_if_changed(FIGURES .. "/" .. name .. ".svg", svg)
+  local image = pandoc.Image({pandoc.Str(alt)}, "figures/" .. name .. ".svg")
+  local blocks = {pandoc.Plain({image})}
+  if el.attributes.caption then
+    table.insert(blocks, pandoc.Div({pandoc.Plain({pandoc.Str(el.attributes.caption)})},
+      pandoc.Attr("", {"figure-caption"})))
+  end
+  return pandoc.Div(blocks, pandoc.Attr(el.identifier, {"figure"}))
+end
+
+local function code_block(chapter, el)
+  if el.attributes.lines then
+    fail(where(chapter, el, "include") ..
+      ": lines= is not supported; mark a snippet in the source instead")
+  end
+  if el.classes:includes("dot") then return dot_block(chapter, el) end
+  if el.attributes.diff then return diff_block(chapter, el) end
+  if el.attributes.include then return include_block(chapter, el) end
+  if el.attributes.snippet then
+    fail(where(chapter, el, "snippet") .. ": snippet= without include= or diff=")
+  end
+  if el.classes:includes("c") then
+    fail(where(chapter, el, "include") .. ": C code must come from the sources: " ..
+      "use {.c include=\"steps/...\" snippet=\"...\"} with an empty body")
+  end
+  return nil
+end
+
+--------------------------------------------------------------------------
+-- Chapters, identifiers and links
+--
+-- Chapter chapters/NN-name.md gets the anchor #ch-NN-name (on its first
+-- heading); every identifier x inside it becomes ch-NN-name--x. Links
+--   [..](NN-name.md)      -> #ch-NN-name
+--   [..](NN-name.md#x)    -> #ch-NN-name--x
+--   [..](#x)              -> #ch-NN-name--x   (same chapter)
+-- so identical section titles in different chapters cannot collide.
+
+local function chapter_anchor(slug) return "ch-" .. slug end
+
+local function prefix_ids(chapter, blocks)
+  local anchor = chapter_anchor(chapter.slug)
+  local ids = chapter.ids
+  local function rename(el)
+    if el.identifier and el.identifier ~= "" then
+      local new = anchor .. "--" .. el.identifier
+      ids[el.identifier] = new
+      el.identifier = new
+      return el
+    end
+  end
+  -- The chapter's anchor goes on its first top-level heading; before the
+  -- walk renames it, note its own identifier, which then means the chapter.
+  local first, first_id
+  for i, b in ipairs(blocks) do
+    if b.t == "Header" then first, first_id = i, b.identifier; break end
+  end
+  local out = pandoc.walk_block(pandoc.Div(blocks), {Header = rename,
+    Div = rename, Span = rename, CodeBlock = rename, Code = rename,
+    Link = rename, Image = rename}).content
+  if first then
+    out[first].identifier = anchor
+    if first_id ~= "" then ids[first_id] = anchor end
+  else
+    table.insert(out, 1, pandoc.Div({}, pandoc.Attr(anchor)))
+  end
+  return out
+end
+
+local function unlink(link)
+  return link.content
+end
+
+local function rewrite_links(chapter, blocks, by_file, format, guarded)
+  local function link(el)
+    local target = el.target
+    if target:match("^%a[%w+.%-]*:") or target:match("^//") then
+      return nil                                   -- http:, mailto:, ...
+    end
+    local path, frag = target:match("^([^#]*)#?(.*)$")
+    local other
+    if path == "" then
+      other = chapter
+    elseif path:match("%.md$") then
+      other = by_file[pandoc.path.filename(path)]
+      if not other then
+        warn(string.format("%s: link to %s, which is not a chapter of this book; " ..
+          "shown as plain text", chapter.shown, target))
+        return unlink(el)
+      end
+    else
+      -- A file in the repository, relative to the chapter: the HTML lives
+      -- in book/out/, so point there; an EPUB cannot link outside itself.
+      if format:match("epub") then return unlink(el) end
+      local repo_path = shown(pandoc.path.join({chapter.dir, path}))
+      if not pandoc.path.is_absolute(repo_path) then
+        el.target = "../../" .. repo_path .. (frag ~= "" and ("#" .. frag) or "")
+        return el
+      end
+      return nil
+    end
+    if frag == "" then
+      el.target = "#" .. chapter_anchor(other.slug)
+    elseif other.ids[frag] then
+      el.target = "#" .. other.ids[frag]
+    else
+      fail(string.format("%s: link %s: no #%s in %s", chapter.shown, target,
+        frag, other.shown))
+    end
+    return el
+  end
+  return pandoc.walk_block(pandoc.Div(blocks), {Link = guarded(link)}).content
+end
+
+local function make_chapter(path, text)
+  local slug = pandoc.path.split_extension(pandoc.path.filename(path))
+  return {
+    path = path,
+    file = pandoc.path.filename(path),
+    slug = slug:gsub("[^%w_%-]", "-"),
+    dir = pandoc.path.directory(absolute(path)),
+    shown = shown(path),
+    lines = text and split_lines(text),
+    cursor = 0,
+    ids = {},
+  }
+end
+
+local function meta_path(meta, key)
+  local v = meta[key]
+  if v == nil then return nil end
+  meta[key] = nil
+  return stringify(v)
+end
+
+local function Pandoc(doc)
+  local script_dir = pandoc.path.directory(absolute(PANDOC_SCRIPT_FILE))
+  ROOT = tidy(absolute(meta_path(doc.meta, "pizzeria-root")
+    or pandoc.path.join({script_dir, "..", ".."})))
+  FIGURES = tidy(absolute(meta_path(doc.meta, "pizzeria-figures")
+    or pandoc.path.join({ROOT, "book", "out", "figures"})))
+
+  -- One entry per input file. With several files, pandoc has already glued
+  -- them together, so read each again on its own: that gives each chapter
+  -- its own identifiers and tells which file a block came from.
+  local chapters = {}
+  local files = PANDOC_STATE.input_files
+  if #files == 0 or (#files == 1 and files[1] == "-") then
+    local ch = make_chapter("stdin.md", nil)
+    ch.blocks = doc.blocks
+    chapters = {ch}
+  elseif #files == 1 then
+    local ch = make_chapter(files[1], read_file(files[1]))
+    ch.blocks = doc.blocks
+    chapters = {ch}
+  else
+    for _, f in ipairs(files) do
+      local text = read_file(f)
+      if not text then fail("cannot read " .. f) end
+      local ch = make_chapter(f, text)
+      ch.blocks = pandoc.read(text, "markdown", PANDOC_READER_OPTIONS).blocks
+      table.insert(chapters, ch)
+    end
+  end
+
+  local by_file = {}
+  for _, ch in ipairs(chapters) do
+    if by_file[ch.file] then
+      fail("two chapters named " .. ch.file .. ": " .. by_file[ch.file].shown ..
+        " and " .. ch.shown)
+    end
+    by_file[ch.file] = ch
+  end
+
+  -- An error() inside a walk reaches pandoc mangled, and only the first
+  -- one: collect them all and stop once, from here.
+  local errors = {}
+  local function guarded(fn)
+    return function(...)
+      local ok, res = pcall(fn, ...)
+      if ok then return res end
+      table.insert(errors, tostring(res):match("^%s*(.-)%s*$"))
+      return nil
+    end
+  end
+  local function stop_on_errors()
+    if #errors > 0 then
+      error("\n" .. table.concat(errors, "\n") .. "\n[book] " .. #errors ..
+        " error(s); no book.\n", 0)
+    end
+  end
+
+  for _, ch in ipairs(chapters) do
+    ch.blocks = pandoc.walk_block(pandoc.Div(ch.blocks), {
+      CodeBlock = guarded(function(el) return code_block(ch, el) end),
+    }).content
+    ch.blocks = prefix_ids(ch, ch.blocks)
+  end
+  stop_on_errors()
+
+  local blocks = {}
+  for _, ch in ipairs(chapters) do
+    for _, b in ipairs(rewrite_links(ch, ch.blocks, by_file, FORMAT, guarded)) do
+      table.insert(blocks, b)
+    end
+  end
+  stop_on_errors()
+  doc.blocks = blocks
+  return doc
+end
+
+return {{Pandoc = Pandoc}}

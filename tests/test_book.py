@@ -1,0 +1,356 @@
+"""The book machinery: book/Makefile and the pandoc filter book/filters/include.lua.
+
+Run with: /usr/bin/python3 -m pytest tests/test_book.py
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK = ROOT / "book"
+FILTER = BOOK / "filters" / "include.lua"
+CHAPTERS = sorted((ROOT / "chapters").glob("*.md")) if (ROOT / "chapters").is_dir() else []
+CHAPTERS = [c for c in CHAPTERS if c.name != "README.md"]
+
+needs_pandoc = pytest.mark.skipif(shutil.which("pandoc") is None, reason="pandoc not installed")
+needs_chapters = pytest.mark.skipif(not CHAPTERS, reason="no chapters/*.md yet")
+
+MARKER = re.compile(r"^\s*(?://|#)\s*@(snippet|end)\b(.*)$")
+NAME = re.compile(r"^\s+([\w.\-]+)\s*$")
+
+
+# ---------------------------------------------------------------- helpers
+
+def pandoc(chapters, root, tmp_path, to="json"):
+    """Run pandoc with the filter the way book/Makefile does."""
+    return subprocess.run(
+        ["pandoc", "--from=markdown",
+         f"--metadata=pizzeria-root:{root}",
+         f"--metadata=pizzeria-figures:{tmp_path}/figures",
+         f"--lua-filter={FILTER}", f"--to={to}",
+         *[str(c) for c in chapters]],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+
+def chapter(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def walk(node):
+    """Every pandoc JSON element under node."""
+    if isinstance(node, dict):
+        if "t" in node:
+            yield node
+        for v in node.values():
+            yield from walk(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from walk(v)
+
+
+def code_blocks(doc):
+    """(classes, attributes, text) of every CodeBlock in a pandoc JSON doc."""
+    for el in walk(doc):
+        if el["t"] == "CodeBlock":
+            (_ident, classes, attrs), text = el["c"]
+            yield classes, dict(attrs), text
+
+
+def links(doc):
+    for el in walk(doc):
+        if el["t"] == "Link":
+            yield el["c"][2][0]
+
+
+def convert(chapters, root, tmp_path):
+    r = pandoc(chapters, root, tmp_path)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def markers(path):
+    """{name: (first, last)} line ranges (0-based, inclusive) of a file's
+    snippets, and the set of marker line indexes; asserts they are sound."""
+    lines = path.read_text().split("\n")
+    open_, regions, marker_lines = {}, {}, set()
+    for i, line in enumerate(lines):
+        m = MARKER.match(line)
+        if not m:
+            continue
+        kind, rest = m.groups()
+        n = NAME.match(rest)
+        assert n, f"{path}:{i + 1}: malformed marker: {line!r}"
+        name = n.group(1)
+        marker_lines.add(i)
+        if kind == "snippet":
+            assert name not in open_ and name not in regions, \
+                f"{path}:{i + 1}: duplicate snippet name {name!r}"
+            open_[name] = i
+        else:
+            assert name in open_, f"{path}:{i + 1}: @end {name} without @snippet"
+            regions[name] = (open_.pop(name) + 1, i - 1)
+    assert not open_, f"{path}: snippet(s) without @end: {sorted(open_)}"
+    return lines, regions, marker_lines
+
+
+def expected_snippet(path, name):
+    lines, regions, marker_lines = markers(path)
+    first, last = regions[name]
+    body = [lines[i] for i in range(first, last + 1) if i not in marker_lines]
+    indents = [re.match(r"[ \t]*", l).group(0) for l in body if l.strip()]
+    cut = len(os.path.commonprefix(indents)) if indents else 0
+    return "\n".join(l[cut:] if l.strip() else "" for l in body)
+
+
+def source_files():
+    for path in sorted((ROOT / "steps").rglob("*")):
+        if path.is_file():
+            try:
+                path.read_text()
+            except UnicodeDecodeError:
+                continue  # a built binary
+            yield path
+
+
+# ------------------------------------------- (a) the real chapters build
+
+@needs_pandoc
+@needs_chapters
+def test_make_check_on_the_real_chapters():
+    r = subprocess.run(["make", "-s", "-C", str(BOOK), "check"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+# ------------------------------------------- (b) missing things fail loudly
+
+@needs_pandoc
+def test_missing_file_fails(tmp_path):
+    ch = chapter(tmp_path, "03-lost.md", "# Lost\n\nText.\n\n"
+                 '```{.c include="steps/99-nowhere/server.c" snippet="main"}\n```\n')
+    r = pandoc([ch], ROOT, tmp_path)
+    assert r.returncode != 0
+    assert "03-lost.md:5" in r.stderr            # the chapter and the block's line
+    assert "steps/99-nowhere/server.c" in r.stderr
+    assert "not found" in r.stderr
+
+
+@needs_pandoc
+def test_missing_snippet_fails(tmp_path):
+    ch = chapter(tmp_path, "03-lost.md", "# Lost\n\n"
+                 '```{.c include="steps/01-blocking/server.c" snippet="no-such-snippet"}\n```\n')
+    r = pandoc([ch], ROOT, tmp_path)
+    assert r.returncode != 0
+    assert "03-lost.md" in r.stderr
+    assert "steps/01-blocking/server.c" in r.stderr
+    assert "no-such-snippet" in r.stderr
+
+
+@needs_pandoc
+def test_make_check_fails_on_a_missing_snippet(tmp_path):
+    ch = chapter(tmp_path, "03-lost.md", "# Lost\n\n"
+                 '```{.c include="steps/01-blocking/server.c" snippet="no-such-snippet"}\n```\n')
+    r = subprocess.run(["make", "-s", "-C", str(BOOK), "check", f"CHAPTERS={ch}",
+                        f"OUT={tmp_path}/out"], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert "no-such-snippet" in r.stderr
+
+
+@pytest.mark.parametrize("source, message", [
+    ("// @snippet a\nint x;\n", "has no `// @end a`"),
+    ("// @snippet a\nint x;\n// @end a\n// @snippet a\n// @end a\n", "duplicate snippet name 'a'"),
+    ("int x;\n// @end a\n", "without a `@snippet a`"),
+    ("// @snippet\nint x;\n", "malformed marker"),
+])
+@needs_pandoc
+def test_broken_markers_fail(tmp_path, source, message):
+    (tmp_path / "bad.c").write_text(source)
+    ch = chapter(tmp_path, "01-x.md", '# X\n\n```{.c include="bad.c" snippet="a"}\n```\n')
+    r = pandoc([ch], tmp_path, tmp_path)
+    assert r.returncode != 0
+    assert message in r.stderr and "bad.c" in r.stderr
+
+
+@pytest.mark.parametrize("block, message", [
+    ('```c\nint pasted;\n```', "C code must come from the sources"),
+    ('```{.c include="a.c"}\nint pasted;\n```', "must have an empty body"),
+    ('```{.c include="a.c" lines="1-2"}\n```', "lines= is not supported"),
+    ('```dot\ndigraph { a -> b }\n```', "needs alt="),
+    ('```{.dot alt="x"}\ndigraph { a -> \n```', "dot failed"),
+    ('[gone](#nowhere)', "no #nowhere"),
+])
+@needs_pandoc
+def test_other_mistakes_fail(tmp_path, block, message):
+    (tmp_path / "a.c").write_text("int a;\nint b;\n")
+    ch = chapter(tmp_path, "01-x.md", f"# X\n\n{block}\n")
+    r = pandoc([ch], tmp_path, tmp_path)
+    assert r.returncode != 0
+    assert message in r.stderr
+
+
+# ------------------------------------------- (c) what a snippet is
+
+NESTED = """\
+#include <stdio.h>
+// @snippet outer
+static int f(void)
+{
+    // @snippet inner
+    int x = 1;
+
+    x += 2;
+    // @end inner
+    return x;
+}
+// @end outer
+int main(void)
+{
+        // @snippet indented
+        if (f()) {
+            puts("hi");
+        }
+        // @end indented
+}
+"""
+
+
+@needs_pandoc
+def test_snippet_extraction(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "nested.c").write_text(NESTED)
+    ch = chapter(tmp_path, "01-x.md", "# X\n\n"
+                 '```{.c include="src/nested.c" snippet="outer"}\n```\n\n'
+                 '```{.c include="src/nested.c" snippet="inner"}\n```\n\n'
+                 '```{.c include="src/nested.c" snippet="indented"}\n```\n\n'
+                 '```{.c include="src/nested.c"}\n```\n')
+    blocks = list(code_blocks(convert([ch], tmp_path, tmp_path)))
+    texts = [text for _c, _a, text in blocks]
+    assert texts[0] == "static int f(void)\n{\n    int x = 1;\n\n    x += 2;\n    return x;\n}"
+    assert texts[1] == "int x = 1;\n\nx += 2;"
+    assert texts[2] == 'if (f()) {\n    puts("hi");\n}'
+    whole = [l for l in NESTED.rstrip("\n").split("\n") if "@snippet" not in l and "@end" not in l]
+    assert texts[3] == "\n".join(whole)
+    for classes, attrs, _text in blocks:
+        assert classes == ["c"]
+        assert "include" not in attrs and "snippet" not in attrs
+
+
+@needs_pandoc
+def test_every_real_snippet_extracts(tmp_path):
+    """The filter and this file agree on every snippet in steps/."""
+    wanted = []
+    for path in source_files():
+        _lines, regions, _m = markers(path)
+        for name in sorted(regions):
+            wanted.append((path.relative_to(ROOT).as_posix(), name))
+    if not wanted:
+        pytest.skip("no snippets in steps/")
+    ch = chapter(tmp_path, "01-all.md", "# All\n\n" + "\n\n".join(
+        f'```{{.text include="{p}" snippet="{n}"}}\n```' for p, n in wanted) + "\n")
+    texts = [t for _c, _a, t in code_blocks(convert([ch], ROOT, tmp_path))]
+    assert len(texts) == len(wanted)
+    for (path, name), text in zip(wanted, texts):
+        assert text == expected_snippet(ROOT / path, name), (path, name)
+        assert "@snippet" not in text and "@end" not in text
+
+
+@needs_pandoc
+def test_diff_blocks(tmp_path):
+    (tmp_path / "a.c").write_text("// @snippet s\nint a;\nint b;\n// @end s\nint c;\n")
+    (tmp_path / "b.c").write_text("// @snippet s\nint a;\nint bb;\n// @end s\nint c;\nint d;\n")
+    ch = chapter(tmp_path, "01-x.md", "# X\n\n"
+                 '```{.diff diff="a.c b.c"}\n```\n\n'
+                 '```{.diff diff="a.c b.c" snippet="s"}\n```\n')
+    whole, snip = [t for _c, _a, t in code_blocks(convert([ch], tmp_path, tmp_path))]
+    assert whole.startswith("--- a.c\n+++ b.c\n@@ ")  # no timestamps
+    assert "-int b;\n+int bb;" in whole and "+int d;" in whole
+    assert "@snippet" not in whole and "@end" not in whole
+    assert snip.startswith("--- a.c\n+++ b.c\n@@ ")
+    assert "+int bb;" in snip and "int d;" not in snip
+
+
+@needs_pandoc
+def test_links_between_chapters_and_dot(tmp_path):
+    one = chapter(tmp_path, "01-one.md",
+                  "# One\n\n## Try it\n\nSee [two](02-two.md), [its try](02-two.md#try-it),"
+                  " [mine](#try-it), [web](https://example.com).\n\n"
+                  '```{.dot #door alt="A door and a cook"}\ndigraph { door -> cook }\n```\n')
+    two = chapter(tmp_path, "02-two.md", "# Two\n\n## Try it\n\nBack to [one](01-one.md#one).\n")
+    doc = convert([one, two], ROOT, tmp_path)
+    assert list(links(doc)) == ["#ch-02-two", "#ch-02-two--try-it", "#ch-01-one--try-it",
+                                "https://example.com", "#ch-01-one"]
+    ids = [el["c"][1][0] for el in walk(doc) if el["t"] == "Header"]
+    assert ids == ["ch-01-one", "ch-01-one--try-it", "ch-02-two", "ch-02-two--try-it"]
+    images = [el["c"] for el in walk(doc) if el["t"] == "Image"]
+    assert len(images) == 1 and images[0][2][0] == "figures/01-one-door.svg"
+    assert "<svg" in (tmp_path / "figures" / "01-one-door.svg").read_text()
+
+
+# ------------------------------------------- (d) no hand-pasted C
+
+@needs_pandoc
+@needs_chapters
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapters_paste_no_c(path):
+    r = subprocess.run(["pandoc", "--from=markdown", "--to=json", str(path)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    for classes, attrs, text in code_blocks(json.loads(r.stdout)):
+        if "c" in classes:
+            assert "include" in attrs, f"{path.name}: C block without include=: {text[:60]!r}"
+            assert not text.strip(), f"{path.name}: C block with a body: {text[:60]!r}"
+
+
+# ------------------------------------------- (e) the markers in steps/
+
+def test_markers_in_steps_are_sound():
+    for path in source_files():
+        markers(path)  # asserts: names unique per file, every @snippet has its @end
+
+
+# ------------------------------------------- (f) the book builds
+
+@needs_pandoc
+@needs_chapters
+def test_make_builds_html_and_epub():
+    r = subprocess.run(["make", "-s", "-C", str(BOOK)], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    html = BOOK / "out" / "pizzeria.html"
+    epub = BOOK / "out" / "pizzeria.epub"
+    assert html.stat().st_size > 0 and zipfile.is_zipfile(epub)
+    page = html.read_text()
+    assert 'id="TOC"' in page and "The Asynchronous Pizzeria" in page
+
+
+@needs_pandoc
+def test_make_builds_a_sample_book(tmp_path):
+    """The whole pipeline on temporary chapters, into a temporary out/."""
+    one = chapter(tmp_path, "01-one.md",
+                  "# One\n\nOn to [two](02-two.md#the-loop).\n\n"
+                  '```{.c include="steps/01-blocking/server.c"}\n```\n\n'
+                  '```{.dot alt="A door and a cook"}\ndigraph { door -> cook }\n```\n')
+    two = chapter(tmp_path, "02-two.md", "# Two\n\n## The loop\n\nText.\n")
+    out = tmp_path / "out"
+    r = subprocess.run(["make", "-s", "-C", str(BOOK), f"CHAPTERS={one} {two}", f"OUT={out}"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    page = (out / "pizzeria.html").read_text()
+    assert '<a href="#ch-02-two--the-loop">' in page
+    assert 'class="sourceCode c"' in page                 # highlighted C
+    assert 'src="data:image/svg+xml' in page              # figure embedded
+    assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing fetched
+    with zipfile.ZipFile(out / "pizzeria.epub") as epub:
+        names = epub.namelist()
+        assert any(n.endswith(".svg") for n in names)
+        text = "".join(epub.read(n).decode() for n in names if n.endswith(".xhtml"))
+    assert "serve_one_customer_at_a_time" in text
+    assert 'href="ch002.xhtml#ch-02-two--the-loop"' in text
