@@ -283,12 +283,14 @@ def test_links_between_chapters_and_dot(tmp_path):
                   "# One\n\n## Try it\n\nSee [two](02-two.md), [its try](02-two.md#try-it),"
                   " [mine](#try-it), [web](https://example.com).\n\n"
                   '```{.dot #door alt="A door and a cook"}\ndigraph { door -> cook }\n```\n')
-    two = chapter(tmp_path, "02-two.md", "# Two\n\n## Try it\n\nBack to [one](01-one.md#one).\n")
+    two = chapter(tmp_path, "02-two.md", "# Two\n\n## Try it\n\n## 3. Bake\n\n"
+                  "Back to [one](01-one.md#one), [bake](#3-bake).\n")
     doc = convert([one, two], ROOT, tmp_path)
     assert list(links(doc)) == ["#ch-02-two", "#ch-02-two--try-it", "#ch-01-one--try-it",
-                                "https://example.com", "#ch-01-one"]
+                                "https://example.com", "#ch-01-one", "#ch-02-two--bake"]
     ids = [el["c"][1][0] for el in walk(doc) if el["t"] == "Header"]
-    assert ids == ["ch-01-one", "ch-01-one--try-it", "ch-02-two", "ch-02-two--try-it"]
+    assert ids == ["ch-01-one", "ch-01-one--try-it", "ch-02-two", "ch-02-two--try-it",
+                   "ch-02-two--bake"]
     images = [el["c"] for el in walk(doc) if el["t"] == "Image"]
     assert len(images) == 1 and images[0][2][0] == "figures/01-one-door.svg"
     assert "<svg" in (tmp_path / "figures" / "01-one-door.svg").read_text()

@@ -424,9 +424,15 @@ end
 
 local function chapter_anchor(slug) return "ch-" .. slug end
 
+-- The anchor GitHub gives a heading, for links written to work there too
+-- (pandoc's own identifiers differ for headings like "1. Accept").
+local function github_slug(header)
+  return (stringify(header.content):lower():gsub("[^%w_%- ]", ""):gsub(" ", "-"))
+end
+
 local function prefix_ids(chapter, blocks)
   local anchor = chapter_anchor(chapter.slug)
-  local ids = chapter.ids
+  local ids, aliases = chapter.ids, {}
   local function rename(el)
     if el.identifier and el.identifier ~= "" then
       local new = anchor .. "--" .. el.identifier
@@ -435,20 +441,35 @@ local function prefix_ids(chapter, blocks)
       return el
     end
   end
+  local function header(el)
+    local alias = github_slug(el)
+    el = rename(el) or el
+    if el.identifier ~= "" and alias ~= "" and aliases[alias] == nil then
+      aliases[alias] = el.identifier
+    end
+    return el
+  end
   -- The chapter's anchor goes on its first top-level heading; before the
   -- walk renames it, note its own identifier, which then means the chapter.
   local first, first_id
   for i, b in ipairs(blocks) do
     if b.t == "Header" then first, first_id = i, b.identifier; break end
   end
-  local out = pandoc.walk_block(pandoc.Div(blocks), {Header = rename,
+  local out = pandoc.walk_block(pandoc.Div(blocks), {Header = header,
     Div = rename, Span = rename, CodeBlock = rename, Code = rename,
     Link = rename, Image = rename}).content
   if first then
+    local renamed = out[first].identifier
     out[first].identifier = anchor
     if first_id ~= "" then ids[first_id] = anchor end
+    for alias, id in pairs(aliases) do
+      if id == renamed then aliases[alias] = anchor end
+    end
   else
     table.insert(out, 1, pandoc.Div({}, pandoc.Attr(anchor)))
+  end
+  for alias, id in pairs(aliases) do
+    if ids[alias] == nil then ids[alias] = id end
   end
   return out
 end
