@@ -19,7 +19,7 @@ enum phase {
     PHASE_ERROR,
 };
 
-/* A request line longer than this has a target over the limit, or junk. */
+/* A request line longer than this, CRLF included, is over a limit or junk. */
 enum { MAX_REQUEST_LINE = HTTP_MAX_TARGET + 64 };
 
 static enum http_result fail(struct http_parser *p, int status,
@@ -180,20 +180,27 @@ static enum http_result parse_request_line(struct http_parser *p,
 }
 
 /*
- * A request line still without its end, past any sane length: say why now
- * rather than wait for the rest.
+ * A request line past any sane length, ended or not: say why now rather than
+ * wait for the rest. Only its first MAX_REQUEST_LINE + 1 bytes are looked
+ * at: every call that gets here has them, so the answer is the same however
+ * the line arrived.
  */
 static enum http_result refuse_long_request_line(struct http_parser *p,
-                                                 const char *buf, size_t len)
+                                                 const char *buf)
 {
     const char *line = buf + p->line_start;
-    size_t n = len - p->line_start;
+    size_t n = MAX_REQUEST_LINE + 1;
     const char *sp1 = memchr(line, ' ', n);
     if (sp1 == NULL)
         return fail(p, 400, "malformed request line");
-    const char *sp2 = memchr(sp1 + 1, ' ', (size_t)(line + n - sp1 - 1));
-    if (sp2 == NULL || (size_t)(sp2 - sp1 - 1) > HTTP_MAX_TARGET)
+    const char *target = sp1 + 1;
+    size_t seen = (size_t)(line + n - target);
+    const char *sp2 = memchr(target, ' ', seen);
+    size_t target_len = sp2 ? (size_t)(sp2 - target) : seen;
+    if (target_len > HTTP_MAX_TARGET)
         return fail(p, 414, "request target longer than 2048 bytes");
+    if (sp2 == NULL)
+        return fail(p, 400, "malformed request line");
     return fail(p, 400, "malformed HTTP version");
 }
 
@@ -356,30 +363,45 @@ static void fill_slices(struct http_parser *p, const char *buf)
 
 /* ---- the driver: one line at a time ---- */
 
-/* Bytes of head so far: the lines before line_start plus the partial one. */
-static bool partial_head_too_big(const struct http_parser *p, const char *buf,
-                                 size_t len)
+/*
+ * Bytes of head up to buf[end - 1], inside the line being read. The empty
+ * line that ends the head is not counted, so neither is a line that may
+ * still turn out to be it: nothing yet, a CR, or CR LF.
+ */
+static bool head_too_big(const struct http_parser *p, const char *buf,
+                         size_t end)
 {
-    size_t counted = len - p->head_start;
-    /* A lone CR at the start of a line may be the final empty line. */
-    if (p->phase == PHASE_HEADERS && len - p->line_start == 1 &&
-        buf[p->line_start] == '\r')
-        counted--;
-    return counted > HTTP_MAX_HEAD;
+    size_t n = end - p->line_start;
+    if (n <= 2 && memcmp(buf + p->line_start, "\r\n", n) == 0)
+        return false;
+    return end - p->head_start > HTTP_MAX_HEAD;
+}
+
+/*
+ * Hold the line being read, as far as buf[end - 1], to the size limits.
+ * This runs while the line's end has not arrived (end is len) and again
+ * once it has (end is just past its LF), before anything else is checked.
+ * A line only grows, so a line refused early would have been refused for
+ * the same reason had it arrived at once: how the bytes are split never
+ * changes the answer.
+ */
+static enum http_result check_line_size(struct http_parser *p,
+                                        const char *buf, size_t end)
+{
+    if (p->phase == PHASE_HEADERS) {
+        if (head_too_big(p, buf, end))
+            return fail(p, 431, "request head larger than 8192 bytes");
+    } else if (end - p->line_start > MAX_REQUEST_LINE) {
+        return refuse_long_request_line(p, buf);
+    }
+    return HTTP_NEED_MORE;
 }
 
 static enum http_result wait_for_line_end(struct http_parser *p,
                                           const char *buf, size_t len)
 {
     p->scanned = len;
-    if (p->phase == PHASE_BLANK_LINES && len - p->line_start > 1)
-        p->phase = PHASE_REQUEST_LINE; /* a line that cannot be blank */
-    if (p->phase == PHASE_REQUEST_LINE &&
-        len - p->line_start > MAX_REQUEST_LINE)
-        return refuse_long_request_line(p, buf, len);
-    if (partial_head_too_big(p, buf, len))
-        return fail(p, 431, "request head larger than 8192 bytes");
-    return HTTP_NEED_MORE;
+    return check_line_size(p, buf, len);
 }
 
 static enum http_result take_line(struct http_parser *p, const char *buf,
@@ -392,8 +414,6 @@ static enum http_result take_line(struct http_parser *p, const char *buf,
                 return fail(p, 400, "too many empty lines before the request");
             return HTTP_NEED_MORE;
         }
-        if (end - start > MAX_REQUEST_LINE)
-            return refuse_long_request_line(p, buf, end);
         p->phase = PHASE_REQUEST_LINE;
         return parse_request_line(p, buf, start, end);
     }
@@ -411,14 +431,12 @@ static enum http_result parse_head(struct http_parser *p, const char *buf,
             return wait_for_line_end(p, buf, len);
         size_t eol = (size_t)(lf - buf);
         p->scanned = eol + 1;
+        if (check_line_size(p, buf, p->scanned) == HTTP_ERROR)
+            return HTTP_ERROR;
         if (eol == p->line_start || buf[eol - 1] != '\r')
             return fail(p, 400, "a line ends in a bare LF, not CRLF");
-        size_t line_end = eol - 1;
-        if (p->phase == PHASE_HEADERS && line_end > p->line_start &&
-            p->scanned - p->head_start > HTTP_MAX_HEAD)
-            return fail(p, 431, "request head larger than 8192 bytes");
 
-        enum http_result r = take_line(p, buf, p->line_start, line_end);
+        enum http_result r = take_line(p, buf, p->line_start, eol - 1);
         p->line_start = p->scanned;
         if (r == HTTP_ERROR)
             return r;
