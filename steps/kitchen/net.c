@@ -30,6 +30,7 @@ int net_listen(const char *host, int port)
         return -1;
     }
 
+    // @snippet listen
     int fd = socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
@@ -44,6 +45,7 @@ int net_listen(const char *host, int port)
         return -1;
     }
     return fd;
+    // @end listen
 }
 
 int net_local_port(int fd)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+// @snippet menu
 static const struct pizza menu[] = {
     {"margherita", "tomato, mozzarella, basil", 850},
     {"marinara", "tomato, garlic, oregano", 700},
@@ -18,6 +19,7 @@ static const struct pizza menu[] = {
     {"capricciosa", "ham, mushrooms, artichokes, olives", 1200},
 };
 enum { MENU_SIZE = sizeof menu / sizeof menu[0] };
+// @end menu
 
 enum { MIN_QTY = 1, MAX_QTY = 20 };
 
