@@ -70,13 +70,6 @@ struct http_request {
     struct slice body;
 };
 
-enum http_result {
-    HTTP_NEED_MORE,  /* the head is not complete yet */
-    HTTP_HEAD_READY, /* head complete and valid; the body is still coming */
-    HTTP_COMPLETE,   /* the whole request (head and body) is in the buffer */
-    HTTP_ERROR,      /* refuse it: see parser.error_status and error_reason */
-};
-
 /* Where a piece of the head lies, as an offset from the request's start. */
 struct span {
     size_t start, len;
@@ -104,6 +97,14 @@ struct http_parser {
     const char *error_reason; /* a short human sentence for the body */
 };
 
+// @snippet parse-api
+enum http_result {
+    HTTP_NEED_MORE,  /* the head is not complete yet */
+    HTTP_HEAD_READY, /* head complete and valid; the body is still coming */
+    HTTP_COMPLETE,   /* the whole request (head and body) is in the buffer */
+    HTTP_ERROR,      /* refuse it: see parser.error_status and error_reason */
+};
+
 void http_parser_reset(struct http_parser *parser);
 
 /*
@@ -115,6 +116,7 @@ void http_parser_reset(struct http_parser *parser);
  */
 enum http_result http_parse(struct http_parser *parser, const char *buf,
                             size_t len, const struct http_request **request);
+// @end parse-api
 
 /* The value of the first header called name (case-insensitive), if any. */
 bool http_find_header(const struct http_request *request, const char *name,
