@@ -17,8 +17,8 @@ CC ?= cc
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
              -fno-sanitize-recover=undefined
 
-.PHONY: all run test unit pytest pytest-asan asan book fuzz exercise clean \
-        compile_commands.json deps-test deps-book
+.PHONY: all run test pytest-asan asan book fuzz exercise clean \
+        compile_commands.json
 
 all: $(STEPS:%=build-%) compile_commands.json
 
@@ -41,6 +41,37 @@ run: all
 	echo "  curl -d pizza=margherita http://127.0.0.1:$(or $(PORT),8080)/order"; \
 	echo "Stop it with Ctrl-C."; \
 	exec $$step/pizzeria --port $(or $(PORT),8080) $(ARGS)
+
+PYTEST := tests/tools/pytest
+
+# The whole suite: what CI runs, and what you run before you commit.
+test: all asan
+	@tests/tools/need pytest pandoc dot curl
+	@$(MAKE) -s -C tests/unit run
+	$(PYTEST) tests
+	PIZZERIA_BUILD=asan $(PYTEST) tests/test_protocol.py $(wildcard tests/test_step_*.py)
+
+# The protocol suite and each step's own tests, against the sanitizer build.
+pytest-asan: asan
+	@tests/tools/need pytest
+	PIZZERIA_BUILD=asan $(PYTEST) tests/test_protocol.py $(wildcard tests/test_step_*.py)
+
+book:
+	@tests/tools/need pandoc dot
+	@$(MAKE) -s -C book
+
+# make exercise EX=01-request-timeout: run that exercise's check against
+# your working copy (see chapters/exercises/).
+exercise: all
+	@tests/tools/need pytest
+	@if [ ! -f chapters/exercises/$(EX)/check.py ]; then \
+		echo "usage: make exercise EX=NAME, NAME one of:"; \
+		ls chapters/exercises | grep -v '^conftest' | sed 's/^/    /'; exit 2; fi
+	$(PYTEST) -p no:cacheprovider -c chapters/exercises/pytest.ini chapters/exercises/$(EX)/check.py
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	@$(MAKE) -s -C tests/fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 compile_commands.json:
 	@python3 tests/tools/compile_commands.py $(STEPS) > $@.tmp && mv $@.tmp $@
