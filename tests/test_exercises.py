@@ -1,0 +1,87 @@
+"""Every code exercise's check fails on the code as shipped and passes once
+its reference solution is applied: a check that cannot fail proves nothing,
+and a solution that does not pass its check teaches the wrong thing.
+
+Each proof works in a temporary copy of the repository, so the working
+copy (and whatever a reader has changed in it) is never touched.
+"""
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXERCISES = ROOT / "chapters" / "exercises"
+CHAPTERS = ROOT / "chapters"
+
+
+def code_exercises():
+    return sorted(d.name for d in EXERCISES.iterdir()
+                  if (d / "check.py").is_file())
+
+
+def copy_repository(into):
+    """What a proof needs: the sources, tests and exercises, no builds."""
+    ignore = shutil.ignore_patterns("pizzeria", "__pycache__", ".pytest_cache",
+                                    "*.o", "*.d")
+    for part in ("steps", "tests", "chapters"):
+        shutil.copytree(ROOT / part, into / part, ignore=ignore)
+    shutil.copy(ROOT / "Makefile", into / "Makefile")
+
+
+def run_check(copy, name):
+    return subprocess.run(
+        ["tests/tools/pytest", "-p", "no:cacheprovider", "-c",
+         "chapters/exercises/pytest.ini", f"chapters/exercises/{name}/check.py",
+         "-x"],
+        cwd=copy, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        timeout=300)
+
+
+@pytest.mark.parametrize("name", code_exercises())
+def test_check_fails_before_and_passes_after_the_solution(name, tmp_path):
+    copy = tmp_path / "repo"
+    copy_repository(copy)
+
+    before = run_check(copy, name)
+    assert before.returncode == 1, (
+        f"{name}: the check must FAIL on the code as shipped "
+        f"(pytest exit 1), got {before.returncode}:\n{before.stdout}")
+
+    patch = EXERCISES / name / "solution.patch"
+    applied = subprocess.run(["git", "apply", "-p1", str(patch)], cwd=copy,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+    assert applied.returncode == 0, f"{name}: the solution does not apply:\n{applied.stdout}"
+
+    after = run_check(copy, name)
+    assert after.returncode == 0, (
+        f"{name}: the check must PASS with the solution:\n{after.stdout}")
+
+
+def test_every_code_exercise_has_a_solution_and_a_chapter():
+    chapters_text = "\n".join(p.read_text() for p in CHAPTERS.glob("*.md"))
+    for name in code_exercises():
+        assert (EXERCISES / name / "solution.patch").is_file(), name
+        assert f"make exercise EX={name}" in chapters_text, (
+            f"{name}: no chapter tells the reader to run its check")
+
+
+def test_every_chapter_ends_with_exercises():
+    for chapter in sorted(CHAPTERS.glob("[0-9][0-9]-*.md")):
+        text = chapter.read_text()
+        headings = re.findall(r"^## (.+)$", text, re.M)
+        assert headings and headings[-1].startswith("Exercises"), (
+            f"{chapter.name}: the last section must be its exercises")
+        exercises = re.findall(r"^\d+\. \*\*", text.split("## Exercises")[-1], re.M)
+        assert 2 <= len(exercises) <= 4, (
+            f"{chapter.name}: {len(exercises)} exercises; want 2 to 4")
+
+
+def test_every_exercise_named_in_a_chapter_exists():
+    for chapter in CHAPTERS.glob("*.md"):
+        for name in re.findall(r"make exercise EX=([\w-]+)", chapter.read_text()):
+            assert (EXERCISES / name / "check.py").is_file(), (
+                f"{chapter.name} names exercise {name}, which has no check")
