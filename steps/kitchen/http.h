@@ -23,7 +23,7 @@ enum {
     HTTP_MAX_HEAD = 8192,   /* request line + header lines, with their CRLFs */
     HTTP_MAX_TARGET = 2048, /* raw request target, query included */
     HTTP_MAX_BODY = 16384,  /* Content-Length */
-    HTTP_MAX_HEADERS = 64,  /* header lines we keep slices for */
+    HTTP_MAX_HEADERS = 64,  /* header lines kept as slices (more are read) */
     HTTP_MAX_BLANK = 64,    /* bytes of empty lines allowed before a request */
     /* Enough for the largest acceptable request: head, blank line, body. */
     HTTP_MAX_REQUEST = HTTP_MAX_BLANK + HTTP_MAX_HEAD + 2 + HTTP_MAX_BODY,
@@ -86,7 +86,7 @@ struct http_parser {
     struct span header_name[HTTP_MAX_HEADERS];
     struct span header_value[HTTP_MAX_HEADERS];
     size_t header_count;
-    size_t content_type_index;
+    struct span content_type;
     unsigned host_count;
     bool connection_close, connection_keep_alive;
     bool transfer_encoding, expect_unknown, content_length_too_big;

@@ -243,13 +243,14 @@ static void read_connection_tokens(struct http_parser *p, struct slice value)
     }
 }
 
-/* Record what header number i means for the request as a whole. */
+/* Record what one header means for the request as a whole. */
 static enum http_result note_header(struct http_parser *p, const char *buf,
-                                    size_t i)
+                                    struct span name_span,
+                                    struct span value_span)
 {
     struct http_request *r = &p->request;
-    struct slice name = slice_of(buf, p->header_name[i]);
-    struct slice value = slice_of(buf, p->header_value[i]);
+    struct slice name = slice_of(buf, name_span);
+    struct slice value = slice_of(buf, value_span);
 
     if (slice_equals_nocase(name, "content-length")) {
         if (r->has_content_length)
@@ -272,7 +273,7 @@ static enum http_result note_header(struct http_parser *p, const char *buf,
     } else if (slice_equals_nocase(name, "content-type")) {
         if (!r->has_content_type) {
             r->has_content_type = true;
-            p->content_type_index = i;
+            p->content_type = value_span;
         }
     }
     return HTTP_NEED_MORE;
@@ -309,13 +310,16 @@ static enum http_result parse_header_line(struct http_parser *p,
     while (value_end > value_start && is_blank(line[value_end - 1]))
         value_end--;
 
-    if (p->header_count == HTTP_MAX_HEADERS)
-        return fail(p, 431, "too many header lines");
-    size_t i = p->header_count++;
-    p->header_name[i] = (struct span){start, colon};
-    p->header_value[i] =
-        (struct span){start + value_start, value_end - value_start};
-    return note_header(p, buf, i);
+    struct span name = {start, colon};
+    struct span value = {start + value_start, value_end - value_start};
+    /* Only the 8 KiB limit bounds the header count; past the first
+     * HTTP_MAX_HEADERS a header is understood but not kept as a slice. */
+    if (p->header_count < HTTP_MAX_HEADERS) {
+        p->header_name[p->header_count] = name;
+        p->header_value[p->header_count] = value;
+        p->header_count++;
+    }
+    return note_header(p, buf, name, value);
 }
 
 /* ---- the end of the head ---- */
@@ -357,7 +361,7 @@ static void fill_slices(struct http_parser *p, const char *buf)
         r->headers[i].value = slice_of(buf, p->header_value[i]);
     }
     if (r->has_content_type)
-        r->content_type = r->headers[p->content_type_index].value;
+        r->content_type = slice_of(buf, p->content_type);
     r->body = (struct slice){buf + r->head_len, r->content_length};
 }
 

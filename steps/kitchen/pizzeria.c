@@ -346,82 +346,87 @@ static int hex_value(char c)
 }
 
 /*
- * Decode one form field ("+" is a space, "%XX" a byte) into out, keeping
- * at most cap bytes. Returns the full decoded length (which may be more
- * than cap), or -1 for a bad escape.
+ * The next byte of a form field, decoded: "+" is a space, "%XX" a byte.
+ * Returns false for a bad escape. Fields are decoded as they are read, a
+ * byte at a time, so no field needs a buffer as long as itself.
  */
-static long decode_field(const char *s, size_t n, char *out, size_t cap)
+static bool next_form_byte(struct slice field, size_t *at, char *byte)
+{
+    char c = field.at[*at];
+    if (c == '+') {
+        c = ' ';
+    } else if (c == '%') {
+        if (*at + 2 >= field.len)
+            return false;
+        int hi = hex_value(field.at[*at + 1]);
+        int lo = hex_value(field.at[*at + 2]);
+        if (hi < 0 || lo < 0)
+            return false;
+        c = (char)(hi * 16 + lo);
+        *at += 2;
+    }
+    *at += 1;
+    *byte = c;
+    return true;
+}
+
+/* Decode into out (cap bytes at most); the full length, or -1. */
+static long decode_field(struct slice field, char *out, size_t cap)
 {
     size_t len = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '+') {
-            c = ' ';
-        } else if (c == '%') {
-            if (i + 2 >= n)
-                return -1;
-            int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
-            if (hi < 0 || lo < 0)
-                return -1;
-            c = (char)(hi * 16 + lo);
-            i += 2;
-        }
+    for (size_t at = 0; at < field.len; len++) {
+        char byte;
+        if (!next_form_byte(field, &at, &byte))
+            return -1;
         if (len < cap)
-            out[len] = c;
-        len++;
+            out[len] = byte;
     }
     return (long)len;
 }
 
+/* The two fields an order reads, still encoded, as the customer sent them. */
 struct order_form {
-    char pizza[32];
-    long pizza_len; /* -1: not given */
-    char qty[8];
-    long qty_len;   /* -1: not given */
+    bool has_pizza, has_qty;
+    struct slice pizza, qty;
 };
 
-static const char *read_field(struct order_form *form, const char *field,
-                              size_t n)
+static const char *read_field(struct order_form *form, struct slice field)
 {
-    const char *equals = memchr(field, '=', n);
-    size_t name_len = equals ? (size_t)(equals - field) : n;
-    const char *value = equals ? equals + 1 : field + n;
-    size_t value_len = n - name_len - (equals ? 1 : 0);
+    const char *equals = memchr(field.at, '=', field.len);
+    struct slice name = {field.at, equals ? (size_t)(equals - field.at)
+                                          : field.len};
+    struct slice value = {name.at + name.len + (equals ? 1 : 0),
+                          field.len - name.len - (equals ? 1 : 0)};
 
-    char name[8];
-    long decoded = decode_field(field, name_len, name, sizeof name);
-    if (decoded < 0)
+    char decoded[8];
+    long name_len = decode_field(name, decoded, sizeof decoded);
+    if (name_len < 0 || decode_field(value, NULL, 0) < 0)
         return "bad %-escape in the form";
-    struct slice field_name = {name, (size_t)decoded};
-    char *into;
-    long *into_len;
-    size_t cap;
-    if (slice_equals(field_name, "pizza")) {
-        into = form->pizza, into_len = &form->pizza_len;
-        cap = sizeof form->pizza;
-    } else if (slice_equals(field_name, "qty")) {
-        into = form->qty, into_len = &form->qty_len, cap = sizeof form->qty;
-    } else {
-        char ignored;
-        return decode_field(value, value_len, &ignored, 0) < 0
-                   ? "bad %-escape in the form"
-                   : NULL; /* another field, such as a submit button */
-    }
-    if (*into_len >= 0)
-        return into == form->pizza ? "pizza given twice" : "qty given twice";
-    *into_len = decode_field(value, value_len, into, cap);
-    return *into_len < 0 ? "bad %-escape in the form" : NULL;
+    struct slice decoded_name = {decoded, (size_t)name_len};
+    if (slice_equals(decoded_name, "pizza")) {
+        if (form->has_pizza)
+            return "pizza given twice";
+        form->has_pizza = true;
+        form->pizza = value;
+    } else if (slice_equals(decoded_name, "qty")) {
+        if (form->has_qty)
+            return "qty given twice";
+        form->has_qty = true;
+        form->qty = value;
+    } /* any other field, such as a submit button, is not ours to judge */
+    return NULL;
 }
 
 static const char *read_form(struct slice body, struct order_form *form)
 {
-    form->pizza_len = form->qty_len = -1;
+    memset(form, 0, sizeof *form);
     size_t i = 0;
     while (i < body.len) {
         const char *amp = memchr(body.at + i, '&', body.len - i);
         size_t end = amp ? (size_t)(amp - body.at) : body.len;
         if (end > i) {
-            const char *error = read_field(form, body.at + i, end - i);
+            const char *error =
+                read_field(form, (struct slice){body.at + i, end - i});
             if (error)
                 return error;
         }
@@ -430,29 +435,31 @@ static const char *read_form(struct slice body, struct order_form *form)
     return NULL;
 }
 
-/* Decimal digits only, 1..20 ("05" is 5). Returns 0 if not. */
+/* Decimal digits only, 1..20; "05" is 5, and so is "0005". 0 if not. */
 static unsigned parse_qty(const struct order_form *form)
 {
-    if (form->qty_len < 0)
+    if (!form->has_qty)
         return 1;
-    if (form->qty_len == 0 || (size_t)form->qty_len > sizeof form->qty)
+    if (form->qty.len == 0)
         return 0;
     unsigned qty = 0;
-    for (long i = 0; i < form->qty_len; i++) {
-        if (form->qty[i] < '0' || form->qty[i] > '9')
+    for (size_t at = 0; at < form->qty.len;) {
+        char digit;
+        if (!next_form_byte(form->qty, &at, &digit) || digit < '0' ||
+            digit > '9')
             return 0;
-        qty = qty * 10 + (unsigned)(form->qty[i] - '0');
+        qty = qty * 10 + (unsigned)(digit - '0');
+        if (qty > MAX_QTY)
+            return 0;
     }
-    return qty >= MIN_QTY && qty <= MAX_QTY ? qty : 0;
+    return qty >= MIN_QTY ? qty : 0;
 }
 
-static const struct pizza *find_pizza(const struct order_form *form)
+static const struct pizza *find_pizza(const char *name, long len)
 {
-    if ((size_t)form->pizza_len > sizeof form->pizza)
-        return NULL;
-    struct slice name = {form->pizza, (size_t)form->pizza_len};
     for (size_t i = 0; i < MENU_SIZE; i++)
-        if (slice_equals(name, menu[i].name))
+        if (len >= 0 && slice_equals((struct slice){name, (size_t)len},
+                                     menu[i].name))
             return &menu[i];
     return NULL;
 }
@@ -465,16 +472,18 @@ static void take_order(const struct http_request *r, struct ticket *t)
         refuse(t, 400, error);
         return;
     }
-    if (form.pizza_len < 0) {
+    if (!form.has_pizza) {
         refuse(t, 400, "the order names no pizza");
         return;
     }
-    const struct pizza *pizza = find_pizza(&form);
+    char name[32];
+    long name_len = decode_field(form.pizza, name, sizeof name);
+    const struct pizza *pizza =
+        name_len <= (long)sizeof name ? find_pizza(name, name_len) : NULL;
     if (pizza == NULL) {
-        size_t shown = (size_t)form.pizza_len < sizeof form.pizza
-                           ? (size_t)form.pizza_len
-                           : sizeof form.pizza;
-        refuse_with_text(t, 400, "not on the menu", form.pizza, shown);
+        size_t shown = name_len < (long)sizeof name ? (size_t)name_len
+                                                    : sizeof name;
+        refuse_with_text(t, 400, "not on the menu", name, shown);
         return;
     }
     unsigned qty = parse_qty(&form);

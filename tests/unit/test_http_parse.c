@@ -665,6 +665,16 @@ static const struct row rows[] = {
          "A:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\n"
          "A:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\n\r\n"),
      .headers = 64},
+    /* Only the 8 KiB limit bounds the count; past 64, not kept. */
+    {.name = "65 header lines: all read, 64 kept",
+     RAW("GET / HTTP/1.1\r\nHost: x\r\n"
+         "A:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\n"
+         "A:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\n"
+         "A:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\n"
+         "A:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\n"
+         "A:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\n"
+         "A:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\n\r\n"),
+     .headers = 64},
 
     /* -- pipelining: total_len is exactly the first request -- */
     {.name = "two GETs in one buffer",
@@ -780,15 +790,6 @@ static const struct row rows[] = {
     {.name = "empty header name", RAW("GET /" H11 ": v\r\n\r\n"), .status = 400},
     {.name = "bad character in a name", RAW("GET /" H11 "X(A): v\r\n\r\n"),
      .status = 400},
-    {.name = "65 header lines",
-     RAW("GET / HTTP/1.1\r\nHost: x\r\n"
-         "A:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\n"
-         "A:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\n"
-         "A:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\n"
-         "A:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\n"
-         "A:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\n"
-         "A:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\n\r\n"),
-     .status = 431},
 
     /* -- Content-Length, Transfer-Encoding, Expect -- */
     {.name = "Content-Length not a number",
