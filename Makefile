@@ -8,6 +8,7 @@
 #   make exercise EX=...  check your solution to an exercise
 #   make fuzz             fuzz the HTTP parser for FUZZ_SECONDS (60)
 #   make asan             the AddressSanitizer + UBSan build, in build/asan/
+#   make valgrind         the protocol suite with every server under valgrind
 #   make clean
 
 STEP_DIRS := $(sort $(patsubst %/,%,$(dir $(wildcard steps/[0-9][0-9]-*/server.c))))
@@ -17,7 +18,7 @@ CC ?= cc
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
              -fno-sanitize-recover=undefined
 
-.PHONY: all run test pytest-asan asan book book-check fuzz exercise clean \
+.PHONY: all run test pytest-asan valgrind asan book book-check fuzz exercise clean \
         compile_commands.json
 
 all: $(STEPS:%=build-%) compile_commands.json
@@ -46,10 +47,16 @@ PYTEST := tests/tools/pytest
 
 # The whole suite: what CI runs, and what you run before you commit.
 test: all asan
-	@tests/tools/need pytest pandoc dot curl
+	@tests/tools/need pytest pandoc dot curl valgrind
 	@$(MAKE) -s -C tests/unit run
 	$(PYTEST) tests
 	PIZZERIA_BUILD=asan $(PYTEST) tests/test_protocol.py $(wildcard tests/test_step_*.py)
+
+# The protocol suite and each step's own tests with every server under
+# valgrind's memcheck (a minute or so a step; make test runs a short visit).
+valgrind: all
+	@tests/tools/need pytest
+	PIZZERIA_BUILD=valgrind $(PYTEST) tests/test_protocol.py $(wildcard tests/test_step_*.py)
 
 # The protocol suite and each step's own tests, against the sanitizer build.
 pytest-asan: asan

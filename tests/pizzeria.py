@@ -62,6 +62,12 @@ STEPS_DIR = ROOT / "steps"
 
 BUILD = os.environ.get("PIZZERIA_BUILD", "").strip().lower()
 ASAN = BUILD == "asan"
+# PIZZERIA_BUILD=valgrind: the normal build, every server run under
+# valgrind's memcheck; any error or definite leak makes it exit 99.
+VALGRIND = BUILD == "valgrind"
+VALGRIND_COMMAND = ["valgrind", "-q", "--error-exitcode=99",
+                    "--leak-check=full", "--show-leak-kinds=definite",
+                    "--errors-for-leak-kinds=definite", "--track-fds=no"]
 
 FORM = "application/x-www-form-urlencoded"
 DEFAULT_TIMEOUT = 5.0   # any single read or connect
@@ -198,7 +204,8 @@ def run(step, *flags, timeout=5.0, env=None):
     A server that starts listening instead is killed and the test fails."""
     try:
         return subprocess.run(
-            [str(step.binary()), *map(str, flags)], stdin=subprocess.DEVNULL,
+            [*(VALGRIND_COMMAND if VALGRIND else []), str(step.binary()),
+             *map(str, flags)], stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             timeout=timeout, env=server_env(env))
     except subprocess.TimeoutExpired as e:
@@ -542,13 +549,15 @@ class Client:
 class Server:
     """A running step. Start it with start(); stop() checks how it ends."""
 
-    def __init__(self, step, flags, env=None, ready_timeout=START_TIMEOUT):
+    def __init__(self, step, flags, env=None, ready_timeout=START_TIMEOUT,
+                 valgrind=VALGRIND):
         self.step = step
         self.flags = [str(f) for f in flags]
         if "--port" not in self.flags:
             self.flags = ["--port", "0"] + self.flags
         self.stderr_file = tempfile.TemporaryFile()
-        self.argv = [str(step.binary())] + self.flags
+        self.argv = ((VALGRIND_COMMAND if valgrind else [])
+                     + [str(step.binary())] + self.flags)
         self.proc = subprocess.Popen(
             self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=self.stderr_file, env=server_env(env),
@@ -689,9 +698,12 @@ class Server:
         self.stderr_file.close()
 
 
-def start(step, *flags, env=None, ready_timeout=START_TIMEOUT):
-    """Start step with flags (--port 0 added unless given); a Server."""
-    return Server(step, flags, env=env, ready_timeout=ready_timeout)
+def start(step, *flags, env=None, ready_timeout=START_TIMEOUT,
+          valgrind=VALGRIND):
+    """Start step with flags (--port 0 added unless given); a Server.
+    valgrind=True runs it under memcheck (see VALGRIND_COMMAND)."""
+    return Server(step, flags, env=env, ready_timeout=ready_timeout,
+                  valgrind=valgrind)
 
 
 # ---------------------------------------------------------------- checks
