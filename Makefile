@@ -18,7 +18,7 @@ CC ?= cc
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
              -fno-sanitize-recover=undefined
 
-.PHONY: all run test pytest-asan valgrind asan book book-check fuzz exercise clean \
+.PHONY: all run test pytest-asan valgrind asan clang book book-check fuzz exercise clean \
         compile_commands.json
 
 all: $(STEPS:%=build-%) compile_commands.json
@@ -31,6 +31,14 @@ asan: $(STEPS:%=asan-%)
 asan-%:
 	@$(MAKE) -s -C steps/$* CC="$(CC)" OUT=$(CURDIR)/build/asan/$* \
 		CFLAGS="$(SAN_FLAGS)"
+
+# Every step must build warning-free with clang as well as gcc.
+clang:
+	@if command -v clang >/dev/null; then \
+		for s in $(STEPS); do $(MAKE) -s -C steps/$$s CC=clang \
+			OUT=$(CURDIR)/build/clang/$$s || exit 1; done; \
+		echo "clang: every step builds with -Wall -Wextra -Werror"; \
+	else echo "clang not installed: skipping the clang build"; fi
 
 # make run STEP=01 (or STEP=01-blocking): the number is enough.
 run: all
@@ -46,7 +54,7 @@ run: all
 PYTEST := tests/tools/pytest
 
 # The whole suite: what CI runs, and what you run before you commit.
-test: all asan
+test: all asan clang
 	@tests/tools/need pytest pandoc dot curl valgrind
 	@$(MAKE) -s -C tests/unit run
 	$(PYTEST) tests
