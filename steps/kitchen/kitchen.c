@@ -69,3 +69,20 @@ int kitchen_open_door(const struct options *o)
     fflush(stdout);
     return fd;
 }
+
+void kitchen_turn_away(int fd, unsigned long conn)
+{
+    struct ticket ticket;
+    char out[512];
+    pizzeria_refuse(&ticket, 503, "the kitchen is full, try again soon");
+    size_t len = http_format_response(out, sizeof out, &ticket.response);
+    ssize_t ignored = send(fd, out, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)ignored; /* a customer who left already is no one to tell */
+    shutdown(fd, SHUT_WR);
+    char sink[4096];
+    for (int i = 0; i < 16; i++)
+        if (recv(fd, sink, sizeof sink, MSG_DONTWAIT) <= 0)
+            break;
+    close(fd);
+    trace_event(conn, "close", "503");
+}

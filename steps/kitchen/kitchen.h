@@ -37,4 +37,12 @@ void kitchen_cook_name(char *out, size_t cap);
  */
 int kitchen_open_door(const struct options *options);
 
+/*
+ * The kitchen is full (--max-conns): answer 503 without reading the
+ * request, and close. Never blocks: the answer is small enough for any
+ * socket's send buffer, and what the customer already sent is drained
+ * first so the close is a FIN, not a reset that could destroy the 503.
+ */
+void kitchen_turn_away(int fd, unsigned long conn);
+
 #endif
