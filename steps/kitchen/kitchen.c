@@ -78,6 +78,7 @@ void kitchen_turn_away(int fd, unsigned long conn)
     size_t len = http_format_response(out, sizeof out, &ticket.response);
     ssize_t ignored = send(fd, out, len, MSG_DONTWAIT | MSG_NOSIGNAL);
     (void)ignored; /* a customer who left already is no one to tell */
+    trace_event(conn, "response", "503");
     shutdown(fd, SHUT_WR);
     char sink[4096];
     for (int i = 0; i < 16; i++)
