@@ -5,9 +5,11 @@ and a solution that does not pass its check teaches the wrong thing.
 Each proof works in a temporary copy of the repository, so the working
 copy (and whatever a reader has changed in it) is never touched.
 """
+import concurrent.futures
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -40,25 +42,45 @@ def run_check(copy, name):
         timeout=300)
 
 
-@pytest.mark.parametrize("name", code_exercises())
-def test_check_fails_before_and_passes_after_the_solution(name, tmp_path):
-    copy = tmp_path / "repo"
+def prove(name, workdir):
+    """Fail before, pass after, in a copy of the repository; a message
+    saying what went wrong, or None."""
+    copy = Path(workdir) / "repo"
     copy_repository(copy)
 
     before = run_check(copy, name)
-    assert before.returncode == 1, (
-        f"{name}: the check must FAIL on the code as shipped "
-        f"(pytest exit 1), got {before.returncode}:\n{before.stdout}")
+    if before.returncode != 1:
+        return (f"{name}: the check must FAIL on the code as shipped "
+                f"(pytest exit 1), got {before.returncode}:\n{before.stdout}")
 
     patch = EXERCISES / name / "solution.patch"
     applied = subprocess.run(["git", "apply", "-p1", str(patch)], cwd=copy,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              text=True)
-    assert applied.returncode == 0, f"{name}: the solution does not apply:\n{applied.stdout}"
+    if applied.returncode != 0:
+        return f"{name}: the solution does not apply:\n{applied.stdout}"
 
     after = run_check(copy, name)
-    assert after.returncode == 0, (
-        f"{name}: the check must PASS with the solution:\n{after.stdout}")
+    if after.returncode != 0:
+        return f"{name}: the check must PASS with the solution:\n{after.stdout}"
+    return None
+
+
+@pytest.fixture(scope="module")
+def proofs(tmp_path_factory):
+    """Run every proof, two at a time: most of a proof is waiting (builds
+    and servers), and there is one proof per code exercise in the book."""
+    root = tmp_path_factory.mktemp("exercises")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {name: pool.submit(prove, name, tempfile.mkdtemp(dir=root))
+                   for name in code_exercises()}
+        return {name: f.result() for name, f in futures.items()}
+
+
+@pytest.mark.parametrize("name", code_exercises())
+def test_check_fails_before_and_passes_after_the_solution(name, proofs):
+    problem = proofs[name]
+    assert problem is None, problem
 
 
 def test_every_code_exercise_has_a_solution_and_a_chapter():
