@@ -239,6 +239,14 @@ static enum next serve_request(struct visit *v)
 }
 // @end serve-request
 
+/* The cook is done with the socket: tell the step, then close it. */
+static void hang_up(const struct customer *c)
+{
+    if (c->before_close)
+        c->before_close(c);
+    close(c->fd);
+}
+
 // @snippet lingering-close
 /*
  * Closing a socket that still has unread bytes makes the kernel send a
@@ -246,8 +254,9 @@ static enum next serve_request(struct visit *v)
  * reads it. So: stop sending (FIN), read and drop what they still send for
  * up to a second or 64 KiB, then close.
  */
-static void close_gracefully(int fd)
+static void close_gracefully(const struct customer *c)
 {
+    int fd = c->fd;
     shutdown(fd, SHUT_WR);
     long long deadline = monotonic_us() + 1000000;
     size_t drained = 0;
@@ -260,7 +269,7 @@ static void close_gracefully(int fd)
         else if (n == 0 || errno != EINTR)
             break;
     }
-    close(fd);
+    hang_up(c);
 }
 // @end lingering-close
 
@@ -269,7 +278,7 @@ void serve_customer(const struct customer *c)
 {
     struct visit *v = malloc(sizeof *v);
     if (v == NULL) {
-        close(c->fd);
+        hang_up(c);
         trace_event(c->number, "close", "out of memory");
         return;
     }
@@ -289,9 +298,9 @@ void serve_customer(const struct customer *c)
     while (next == NEXT_REQUEST);
 
     if (next == SERVER_CLOSES)
-        close_gracefully(c->fd);
+        close_gracefully(c);
     else
-        close(c->fd);
+        hang_up(c);
     trace_event(c->number, "close", NULL);
     free(v);
 }

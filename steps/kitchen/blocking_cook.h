@@ -12,6 +12,14 @@ struct customer {
     int fd;
     unsigned long number; /* 1, 2, ... in accept order: the trace's CONN */
     char peer[64];        /* "127.0.0.1:54321", for the access log */
+    /*
+     * Optional (NULL: nothing). Called just before the cook closes fd, the
+     * last moment the number still names this customer's socket: a step
+     * that keeps a list of open sockets (threads) takes it off the list
+     * here, so it never shuts down a number the kernel has given to
+     * someone else.
+     */
+    void (*before_close)(const struct customer *customer);
 };
 
 /*
