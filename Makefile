@@ -6,6 +6,7 @@
 #                         every step, again under the sanitizers, exercises
 #   make book             the HTML book and the EPUB in book/out/
 #   make exercise EX=...  check your solution to an exercise
+#   make race             the same rush hour at every step, one table
 #   make fuzz             fuzz the HTTP parser for FUZZ_SECONDS (60)
 #   make asan             the AddressSanitizer + UBSan build, in build/asan/
 #   make valgrind         the protocol suite with every server under valgrind
@@ -18,7 +19,7 @@ CC ?= cc
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
              -fno-sanitize-recover=undefined
 
-.PHONY: all run test pytest-asan valgrind asan clang book book-check fuzz exercise clean \
+.PHONY: all run race test pytest-asan valgrind asan clang book book-check fuzz exercise clean \
         compile_commands.json
 
 all: $(STEPS:%=build-%) compile_commands.json
@@ -88,6 +89,11 @@ exercise: all
 		echo "usage: make exercise EX=NAME, NAME one of:"; \
 		ls chapters/exercises | grep -v '^conftest' | sed 's/^/    /'; exit 2; fi
 	$(PYTEST) -p no:cacheprovider -c chapters/exercises/pytest.ini chapters/exercises/$(EX)/check.py
+
+# The same rush hour at every step: one table, in under two minutes.
+race: all
+	@$(MAKE) -s -C bench
+	@python3 bench/race.py $(RACE_ARGS)
 
 FUZZ_SECONDS ?= 60
 fuzz:
