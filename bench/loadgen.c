@@ -115,6 +115,7 @@ static void build_request(const struct settings *s)
 
 enum verdict { INCOMPLETE, GOOD, BAD };
 
+// @snippet check-response
 /*
  * Is there a whole response in the buffer, and is it one we wanted: 200,
  * a Content-Length, and a body of that length that looks like what the
@@ -141,6 +142,7 @@ static enum verdict check_response(const char *in, size_t have, size_t *used)
     *used = head + length;
     return json || page ? GOOD : BAD;
 }
+// @end check-response
 
 /* ---- connections ---- */
 
@@ -200,6 +202,7 @@ static void begin_request(int epoll_fd, struct customer *c, bool fresh)
     watch(epoll_fd, c, EPOLL_CTL_MOD, EPOLLOUT);
 }
 
+// @snippet send-more
 static void send_more(int epoll_fd, struct customer *c, struct tally *t)
 {
     while (c->sent < request_len) {
@@ -217,6 +220,7 @@ static void send_more(int epoll_fd, struct customer *c, struct tally *t)
     c->state = RECEIVING;
     watch(epoll_fd, c, EPOLL_CTL_MOD, EPOLLIN);
 }
+// @end send-more
 
 /* Returns true when an answer was counted. */
 static bool receive_more(struct customer *c, struct tally *t)
@@ -262,6 +266,7 @@ static int compare(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+// @snippet percentile
 static double percentile_ms(const struct tally *t, double p)
 {
     if (t->samples == 0)
@@ -269,6 +274,7 @@ static double percentile_ms(const struct tally *t, double p)
     long i = (long)(p / 100.0 * (double)(t->samples - 1) + 0.5);
     return (double)t->latency_us[i] / 1000.0;
 }
+// @end percentile
 
 static void report(const struct settings *s, const struct tally *t,
                    double elapsed_s)
@@ -422,6 +428,7 @@ int main(int argc, char **argv)
             started++;
     }
 
+// @snippet main-loop
     struct epoll_event events[256];
     for (;;) {
         long finished = t.done + t.failed + t.connect_errors;
@@ -477,6 +484,7 @@ int main(int argc, char **argv)
             }
         }
     }
+// @end main-loop
     double elapsed = (double)(now_us() - begin) / 1e6;
     report(&s, &t, elapsed);
     for (int i = 0; i < s.idle; i++)
