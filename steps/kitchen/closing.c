@@ -6,12 +6,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t rung;
+/*
+ * Atomic, not merely volatile sig_atomic_t: the signal handler may run in
+ * one thread while cooks read the flag in others (step 03), and only an
+ * atomic makes that well-defined. A lock-free atomic is safe in a handler.
+ */
+static atomic_bool rung;
 static int bell[2] = {-1, -1};
 
 void closing_prepare(void (*handler)(int))
@@ -35,7 +41,7 @@ void closing_prepare(void (*handler)(int))
 void closing_ring(void)
 {
     int saved = errno; /* a handler must not change errno under the cook */
-    rung = 1;
+    atomic_store(&rung, true);
     ssize_t ignored = write(bell[1], "!", 1); /* full pipe: already rung */
     (void)ignored;
     errno = saved;
@@ -43,7 +49,7 @@ void closing_ring(void)
 
 bool closing_rung(void)
 {
-    return rung;
+    return atomic_load(&rung);
 }
 
 int closing_bell_fd(void)
