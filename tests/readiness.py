@@ -1,0 +1,378 @@
+"""readiness.py - what steps 04 (select), 05 (poll) and 06 (epoll) promise
+alike, as checks their test modules call with their own numbers.
+
+One cook (one process, one thread) with a tablet serves every table: no
+customer may hold up another, whether they talk slowly, never read, sit in
+silence, or arrive when the kitchen has run out of descriptors.
+
+    single_thread(start_server)
+    orders_overlap(start_server, k)
+    serves_while_idle(start_server, n)      n silent connections held open
+    slow_customers_do_not_delay_others(start_server)
+    never_reader_is_held_back(start_server)  backpressure, seen in the trace
+    no_descriptor_leak_after_bursts(start_server)
+    idle_timeout_closes_while_others_are_served(start_server)
+    out_of_descriptors(start_server)        EMFILE: no spin, no death
+    raise_fd_limit(needed)                  soft limit up to the hard one,
+                                            or skip with the reason
+"""
+import resource
+import select
+import socket
+import threading
+import time
+
+import pytest
+
+import pizzeria as pz
+
+
+def raise_fd_limit(needed):
+    """Make sure this process (and the servers it starts, which inherit
+    it) may open `needed` descriptors; skip the test if the hard limit is
+    too low."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        pytest.skip(f"needs {needed} descriptors, the hard limit is {hard}")
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def settled_fd_count(server, timeout=2.0):
+    """The server's descriptor count once it has stayed put for 0.2 s (a
+    connection the client just closed may not be closed by the server yet)."""
+    deadline = time.monotonic() + timeout
+    last = server.fd_count()
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = server.fd_count()
+        if now == last:
+            return now
+        last = now
+    return last
+
+
+def trace_lines(path):
+    try:
+        return path.read_text().splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def events_of(path, conn, event):
+    """How many `event` lines the trace has for connection number conn."""
+    count = 0
+    for line in trace_lines(path):
+        fields = line.split(" ")
+        if len(fields) >= 3 and fields[1] == event and fields[2] == str(conn):
+            count += 1
+    return count
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, in seconds (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        data = f.read()
+    fields = data[data.rfind(")") + 2:].split()
+    ticks = int(fields[11]) + int(fields[12])
+    return ticks / __import__("os").sysconf("SC_CLK_TCK")
+
+
+def open_silent(server, n):
+    """n connections that say nothing; the caller closes them."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.create_connection((server.host, server.port),
+                                         timeout=5)
+            socks.append(s)
+    except BaseException:
+        close_all(socks)
+        raise
+    return socks
+
+
+def close_all(socks):
+    for s in socks:
+        try:
+            s.close()
+        except OSError:
+            pass
+
+
+def still_open(sock):
+    """The server has neither closed nor answered this silent connection."""
+    sock.setblocking(False)
+    try:
+        sock.recv(1, socket.MSG_PEEK)
+    except BlockingIOError:
+        return True    # nothing to read, no end: still seated
+    except OSError:
+        return False   # reset
+    return False       # an answer (503?) or the end
+
+
+# ---------------------------------------------------------------- checks
+
+def single_thread(start_server):
+    """One process, one thread, also with orders in the oven and
+    customers connected."""
+    server = start_server("--bake-ms", "300")
+    assert len(server.threads()) == 1, server.threads()
+    clients = [server.connect() for _ in range(4)]
+    try:
+        for c in clients:
+            c.request("POST", "/order", body=pz.order_body("diavola"))
+        time.sleep(0.1)   # all four in the oven now
+        assert len(server.threads()) == 1, server.threads()
+        assert server.children() == []
+        for c in clients:
+            r = c.read_response()
+            assert r.status == 200, r
+            assert r.json()["cook"] == f"pid {server.pid}"
+    finally:
+        for c in clients:
+            c.close()
+    assert len(server.threads()) == 1
+
+
+def orders_overlap(start_server, k=8, bake_ms=300):
+    """K customers order at once: one cook bakes them all together, so the
+    last answer comes after about one bake, not K."""
+    server = start_server("--bake-ms", str(bake_ms))
+    clients = [server.connect(timeout=10) for _ in range(k)]
+    try:
+        t0 = time.monotonic()
+        for c in clients:
+            c.request("POST", "/order", body=pz.order_body("margherita"))
+        receipts = [c.read_response(timeout=10).json() for c in clients]
+        took = time.monotonic() - t0
+    finally:
+        for c in clients:
+            c.close()
+    assert took >= 0.9 * bake_ms / 1000, took
+    assert took < 0.5 * k * bake_ms / 1000, (
+        f"{k} orders of {bake_ms} ms took {took:.3f} s: not overlapped")
+    assert sorted(r["order"] for r in receipts) == list(range(1, k + 1))
+    assert all(r["baked_ms"] >= bake_ms for r in receipts), receipts
+
+
+def serves_while_idle(start_server, n, bake_ms=50, extra_flags=()):
+    """n silent customers sit at their tables; another customer's pages and
+    orders are still answered promptly, and the silent ones are all still
+    seated (not refused, not closed)."""
+    raise_fd_limit(2 * n + 200)
+    server = start_server("--bake-ms", str(bake_ms), "--idle-timeout-ms",
+                          "0", "--max-conns", str(n + 10), *extra_flags)
+    assert server.fetch("GET", "/menu").status == 200   # fully open now
+    baseline = settled_fd_count(server)
+    socks = open_silent(server, n)
+    try:
+        assert pz.wait_until(lambda: server.fd_count() >= baseline + n,
+                             10.0), (server.fd_count(), baseline, n)
+        with server.connect() as c:
+            t0 = time.monotonic()
+            for _ in range(5):
+                assert c.get("/menu").status == 200
+                r = c.order("margherita")
+                assert r.status == 200 and r.json()["baked_ms"] >= bake_ms
+            took = time.monotonic() - t0
+        assert took < 5 * bake_ms / 1000 + 3.0, took
+        sample = socks[:: max(1, n // 50)]
+        assert all(still_open(s) for s in sample), \
+            "a silent customer was refused or closed"
+    finally:
+        close_all(socks)
+    assert pz.wait_until(lambda: server.fd_count() <= baseline, 10.0), (
+        server.fd_count(), baseline)
+
+
+def slow_customers_do_not_delay_others(start_server):
+    """A customer trickling one byte every 20 ms and a customer who sends
+    2000 pipelined requests and never reads an answer: a third customer's
+    twenty requests are answered as if they were not there."""
+    server = start_server("--bake-ms", "0", "--idle-timeout-ms", "10000")
+    trickler = server.connect()
+    flooder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    flooder.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stop = threading.Event()
+
+    def trickle():
+        raw = pz.request_bytes("GET", "/menu", {"X-Pad": "p" * 200})
+        try:
+            for byte in raw:
+                if stop.wait(0.02):
+                    return
+                trickler.send(bytes([byte]))
+        except OSError:
+            pass
+
+    flood = pz.request_bytes("GET", "/") * 2000
+
+    def never_read():
+        flooder.settimeout(3.0)
+        try:
+            flooder.sendall(flood)
+        except OSError:
+            pass   # the server stopped reading: that is the point
+
+    try:
+        flooder.connect((server.host, server.port))
+        workers = [threading.Thread(target=trickle),
+                   threading.Thread(target=never_read)]
+        for w in workers:
+            w.start()
+        time.sleep(0.2)
+        with server.connect() as c:
+            t0 = time.monotonic()
+            for i in range(20):
+                r = c.order("margherita") if i % 5 == 4 else c.get("/menu")
+                assert r.status == 200, r
+            took = time.monotonic() - t0
+        assert took < 2.0, f"20 requests took {took:.3f} s"
+        assert server.alive()
+    finally:
+        stop.set()
+        for w in workers:
+            w.join(5)
+        trickler.close()
+        flooder.close()
+
+
+def never_reader_is_held_back(start_server, tmp_path, n=4000):
+    """Backpressure: a customer who sends n pipelined requests and reads
+    nothing gets only as many parsed as the socket buffers hold answers
+    for; the server stops reading that connection instead of piling up
+    answers. Once the customer reads, every answer comes, in order."""
+    trace = tmp_path / "trace"
+    server = start_server("--bake-ms", "0", "--trace", trace)
+    flooder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    flooder.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    flood = pz.request_bytes("GET", "/") * n
+    finished = threading.Event()
+
+    def send_everything():
+        try:
+            flooder.sendall(flood)
+            finished.set()
+        except OSError:
+            pass
+
+    flooder.connect((server.host, server.port))
+    flooder.settimeout(20.0)
+    writer = threading.Thread(target=send_everything)
+    writer.start()
+    try:
+        time.sleep(1.0)
+        parsed = events_of(trace, 1, "request")
+        assert 0 < parsed < n // 2, (
+            f"{parsed} of {n} requests parsed while the customer read "
+            f"nothing: the server does not stop reading")
+        reader = pz.Client.__new__(pz.Client)
+        reader.sock, reader.buffer, reader.eof = flooder, b"", False
+        reader.timeout = 20.0
+        for i in range(n):
+            r = reader.read_response(timeout=10.0)
+            assert r.status == 200, (i, r)
+        assert finished.wait(5.0)
+        assert events_of(trace, 1, "request") == n
+    finally:
+        flooder.close()
+        writer.join(5)
+
+
+def no_descriptor_leak_after_bursts(start_server):
+    """Bursts of customers who leave in every awkward state: with an order
+    in the oven, in the middle of a pipelined batch of answers, halfway
+    through a request. Every descriptor comes back."""
+    server = start_server("--bake-ms", "200")
+    assert server.fetch("GET", "/menu").status == 200
+    baseline = settled_fd_count(server)
+    order = pz.request_bytes("POST", "/order", body=pz.order_body("diavola"))
+    batch = pz.request_bytes("GET", "/") * 50
+    half = b"POST /order HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\npi"
+    for round_ in range(4):
+        clients = [server.connect() for _ in range(60)]
+        for i, c in enumerate(clients):
+            c.send([order, batch, half][i % 3])
+        time.sleep(0.05)
+        for i, c in enumerate(clients):
+            c.reset() if i % 2 else c.close()
+    with server.connect() as c:
+        assert c.get("/menu").status == 200
+        assert c.order("margherita").status == 200
+    assert pz.wait_until(lambda: server.fd_count() <= baseline, 5.0), (
+        f"{server.fd_count()} descriptors open, {baseline} at the start")
+    assert server.fd_count() == baseline
+
+
+def idle_timeout_closes_while_others_are_served(start_server, tmp_path):
+    """--idle-timeout-ms 400: a silent customer is closed at about 400 ms
+    and a customer who stopped reading a long answer when it stalls for
+    400 ms, while a third, talking every 50 ms, is served throughout and
+    never closed."""
+    trace = tmp_path / "trace"
+    server = start_server("--idle-timeout-ms", "400", "--bake-ms", "0",
+                          "--trace", trace)
+    silent = server.connect()                       # connection 1
+    stalled = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.settimeout(5.0)
+    try:
+        t0 = time.monotonic()
+        assert pz.wait_until(lambda: events_of(trace, 1, "accept"), 2.0)
+        stalled.connect((server.host, server.port))  # connection 2
+        stalled.sendall(pz.request_bytes("GET", "/") * 3000)
+        with server.connect() as talker:            # connection 3
+            silent_closed_at = None
+            while time.monotonic() - t0 < 1.2:
+                assert talker.get("/menu").status == 200
+                if silent_closed_at is None and events_of(trace, 1, "close"):
+                    silent_closed_at = time.monotonic() - t0
+                time.sleep(0.05)
+            assert not talker.is_closed_by_server(0.05)
+        assert silent_closed_at is not None, "the silent customer is open"
+        assert 0.3 <= silent_closed_at <= 1.2, silent_closed_at
+        assert silent.is_closed_by_server(0.5)
+        assert pz.wait_until(lambda: events_of(trace, 2, "close"), 2.0), \
+            "a customer who stopped reading was never closed"
+        assert events_of(trace, 2, "response") < 3000
+    finally:
+        silent.close()
+        stalled.close()
+
+
+def out_of_descriptors(start_server, limit=64, customers=120):
+    """The server may hold only `limit` descriptors and more customers come:
+    those it cannot seat are told 503 (or at worst closed), it does not spin
+    (little CPU over a second), does not die, and serves again once they
+    leave."""
+    server = start_server("--bake-ms", "0", "--idle-timeout-ms", "0")
+    assert server.fetch("GET", "/menu").status == 200
+    resource.prlimit(server.pid, resource.RLIMIT_NOFILE, (limit, limit))
+    socks = open_silent(server, customers)
+    try:
+        time.sleep(0.5)
+        cpu_before = cpu_seconds(server.pid)
+        time.sleep(1.0)
+        used = cpu_seconds(server.pid) - cpu_before
+        assert used < 0.2, f"{used:.2f} s of CPU in 1 s: spinning"
+        assert server.alive()
+        answered = select.select(socks, [], [], 1.0)[0]
+        assert len(answered) >= customers - limit, len(answered)
+        for s in answered:
+            s.settimeout(2.0)
+            try:
+                data = s.recv(4096)
+            except OSError:
+                data = b""
+            assert data == b"" or data.startswith(b"HTTP/1.1 503 "), data
+    finally:
+        close_all(socks)
+
+    def served():
+        try:
+            return server.fetch("GET", "/menu", timeout=1.0).status == 200
+        except AssertionError:
+            return False
+    assert pz.wait_until(served, 5.0), "not serving again after they left"
