@@ -5,6 +5,7 @@
 #   make test             everything: unit tests, the protocol suite against
 #                         every step, again under the sanitizers, exercises
 #   make book             the HTML book and the EPUB in book/out/
+#   make book-pdf         the book as a PDF, book/out/pizzeria.pdf
 #   make exercise EX=...  check your solution to an exercise
 #   make race             the same rush hour at every step, one table
 #   make fuzz             fuzz the HTTP parser for FUZZ_SECONDS (60)
@@ -19,7 +20,7 @@ CC ?= cc
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
              -fno-sanitize-recover=undefined
 
-.PHONY: all run race test pytest-asan valgrind asan clang book book-check fuzz exercise clean \
+.PHONY: all run race test pytest-asan valgrind asan clang book book-pdf book-check fuzz exercise clean \
         compile_commands.json
 
 all: $(STEPS:%=build-%) compile_commands.json
@@ -75,6 +76,10 @@ pytest-asan: asan
 book:
 	@tests/tools/need pandoc dot
 	@$(MAKE) -s -C book
+
+book-pdf:
+	@tests/tools/need pandoc dot weasyprint
+	@$(MAKE) -s -C book pdf
 
 # Every snippet, diff and link in the chapters resolves (no book written).
 book-check:
