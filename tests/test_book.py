@@ -356,3 +356,44 @@ def test_make_builds_a_sample_book(tmp_path):
         text = "".join(epub.read(n).decode() for n in names if n.endswith(".xhtml"))
     assert "serve_one_customer_at_a_time" in text
     assert 'href="ch002.xhtml#ch-02-two--the-loop"' in text
+
+
+# ------------------------------------------- (g) EPUB and PDF are valid
+
+def need(tool):
+    """Install a tool through tests/tools/need, or skip saying why not."""
+    r = subprocess.run([str(ROOT / "tests" / "tools" / "need"), tool],
+                       capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        pytest.skip(f"{tool} is not installed and cannot be: {(r.stdout + r.stderr).strip()}")
+
+
+@needs_pandoc
+@needs_chapters
+def test_epub_passes_epubcheck():
+    need("epubcheck")
+    r = subprocess.run(["make", "-s", "-C", str(BOOK), "epubcheck"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@needs_pandoc
+def test_make_pdf_of_a_sample_book(tmp_path):
+    need("weasyprint")
+    one = chapter(tmp_path, "01-one.md",
+                  "# One\n\n## Code\n\n"
+                  '```{.c include="steps/01-blocking/server.c" snippet="main"}\n```\n\n'
+                  "| step | cooks |\n|---|---|\n| 01 | one |\n\n"
+                  '```{.dot alt="A door and a cook"}\ndigraph { door -> cook }\n```\n')
+    out = tmp_path / "out"
+    r = subprocess.run(["make", "-s", "-C", str(BOOK), "pdf", f"CHAPTERS={one}", f"OUT={out}"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Failed to load image" not in r.stderr, r.stderr   # the figure is in it
+    pdf = (out / "pizzeria.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF-") and len(pdf) > 10_000
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", str(out / "pizzeria.pdf"), "-"],
+                              capture_output=True, text=True, timeout=60).stdout
+        assert "The Asynchronous Pizzeria" in text and "int main" in text
+        assert "door" in text and "cook" in text                # the figure's labels
