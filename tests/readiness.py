@@ -92,6 +92,17 @@ def open_silent(server, n):
     return socks
 
 
+def readable(socks, timeout):
+    """The sockets with something to read (an answer, an end, a reset),
+    waiting up to timeout seconds for the first. (poll, not select: the
+    test's own descriptors may be past FD_SETSIZE too.)"""
+    poller = select.poll()
+    by_fd = {s.fileno(): s for s in socks}
+    for fd in by_fd:
+        poller.register(fd, select.POLLIN)
+    return [by_fd[fd] for fd, _ in poller.poll(timeout * 1000)]
+
+
 def close_all(socks):
     for s in socks:
         try:
@@ -358,7 +369,7 @@ def out_of_descriptors(start_server, limit=64, customers=120):
         used = cpu_seconds(server.pid) - cpu_before
         assert used < 0.2, f"{used:.2f} s of CPU in 1 s: spinning"
         assert server.alive()
-        answered = select.select(socks, [], [], 1.0)[0]
+        answered = readable(socks, 1.0)
         assert len(answered) >= customers - limit, len(answered)
         for s in answered:
             s.settimeout(2.0)
@@ -367,6 +378,50 @@ def out_of_descriptors(start_server, limit=64, customers=120):
             except OSError:
                 data = b""
             assert data == b"" or data.startswith(b"HTTP/1.1 503 "), data
+    finally:
+        close_all(socks)
+
+    def served():
+        try:
+            return server.fetch("GET", "/menu", timeout=1.0).status == 200
+        except AssertionError:
+            return False
+    assert pz.wait_until(served, 5.0), "not serving again after they left"
+
+
+def past_fd_setsize(start_server, fd_setsize=1024, extra=80):
+    """select cannot watch descriptor FD_SETSIZE or above: with --max-conns
+    set higher, the customers who would get such a descriptor are told 503
+    and closed, while the ones seated below it are still served, and a
+    newcomer is seated again once some leave."""
+    n = fd_setsize + extra
+    raise_fd_limit(2 * n + 200)
+    server = start_server("--bake-ms", "0", "--idle-timeout-ms", "0",
+                          "--max-conns", str(2 * n))
+    assert server.fetch("GET", "/menu").status == 200
+    socks = open_silent(server, n)
+    try:
+        refused = []
+        deadline = time.monotonic() + 5.0
+        while len(refused) < extra and time.monotonic() < deadline:
+            ready = readable(socks, 0.5)
+            refused = [s for s in ready if not still_open(s)]
+        assert len(refused) >= extra, (len(refused), extra)
+        assert len(refused) < extra + 40, (
+            f"{len(refused)} refused: far more than the descriptors past "
+            f"FD_SETSIZE")
+        for s in refused[:20]:
+            s.setblocking(True)
+            s.settimeout(2.0)
+            assert s.recv(4096).startswith(b"HTTP/1.1 503 ")
+        seated = [s for s in socks[:50] if still_open(s)]
+        assert len(seated) == 50, "an early customer was refused"
+        for s in seated[:5]:
+            s.setblocking(True)
+            s.settimeout(5.0)
+            s.sendall(pz.request_bytes("GET", "/menu"))
+            assert s.recv(65536).startswith(b"HTTP/1.1 200 ")
+        assert server.alive()
     finally:
         close_all(socks)
 
