@@ -397,3 +397,105 @@ def test_make_pdf_of_a_sample_book(tmp_path):
                               capture_output=True, text=True, timeout=60).stdout
         assert "The Asynchronous Pizzeria" in text and "int main" in text
         assert "door" in text and "cook" in text                # the figure's labels
+
+
+# ------------------------------------------- (h) manual pages, linked once
+
+MANPAGES = BOOK / "manpages.txt"
+
+
+def manpage_table():
+    """{name: url} from book/manpages.txt."""
+    table = {}
+    for line in MANPAGES.read_text().splitlines():
+        fields = line.split("#", 1)[0].split()
+        if fields:
+            name, section, *page = fields
+            page = page[0] if page else name
+            table[name] = (f"https://man7.org/linux/man-pages/man{section[0]}/"
+                           f"{page}.{section}.html", section)
+    return table
+
+
+def book_chapters():
+    """The chapters in the book's order (book/Makefile): NN-*.md by name, then the others."""
+    numbered = sorted(c for c in CHAPTERS if re.match(r"\d\d-", c.name))
+    return numbered + sorted(c for c in CHAPTERS if c not in numbered)
+
+
+def inline_codes(node, link=None, in_header=False):
+    """(text, classes, target of the enclosing link or None) of every inline
+    Code outside headings, in document order."""
+    if isinstance(node, list):
+        for v in node:
+            yield from inline_codes(v, link, in_header)
+    elif isinstance(node, dict) and "t" in node:
+        t, c = node["t"], node.get("c")
+        if t == "Header":
+            return
+        if t == "Code":
+            (_i, classes, _a), text = c
+            yield text, classes, link
+        elif t == "Link":
+            yield from inline_codes(c[1], c[2][0], in_header)
+        elif c is not None:
+            yield from inline_codes(c, link, in_header)
+
+
+def names_code(text, name, section):
+    return text in (name, f"{name}()", f"{name}({section})")
+
+
+def assert_linked_once(doc, table):
+    """Each name of the table the book uses is linked to its page at its
+    first use and nowhere else; returns how many names the book uses. A
+    name inside some other link (to a chapter, say) is not a use."""
+    codes = list(inline_codes(doc["blocks"]))
+    seen = 0
+    for name, (url, section) in table.items():
+        uses = [target for text, classes, target in codes  # not inside another link
+                if names_code(text, name, section) and "plain" not in classes
+                and target in (None, url)]
+        if not uses:
+            continue
+        seen += 1
+        assert uses[0] == url, f"`{name}` is not linked to {url} where it first appears"
+        assert uses.count(url) == 1, f"`{name}`: linked {uses.count(url)} times, want once"
+    return seen
+
+
+@needs_pandoc
+def test_manual_pages_are_linked_at_first_use(tmp_path):
+    one = chapter(tmp_path, "01-one.md",
+                  "# One\n\n## The `accept` call\n\n"
+                  "First `accept()`, then `accept`; `kill`{.plain} is a command;"
+                  " `kill(1)` too; [`recv`](https://example.com) is linked by hand.\n")
+    two = chapter(tmp_path, "02-two.md",
+                  "# Two\n\n| call | |\n|---|---|\n| `poll(2)` | `accept4` |\n\n"
+                  "Again `accept`, `poll`, `recv`, and `kill`.\n")
+    doc = convert([one, two], ROOT, tmp_path)
+    targets = [t for _text, _c, t in inline_codes(doc["blocks"])]
+    man = "https://man7.org/linux/man-pages/"
+    assert targets == [man + "man2/accept.2.html", None, None, None, "https://example.com",
+                       man + "man2/poll.2.html", man + "man2/accept.2.html",
+                       None, None, man + "man2/recv.2.html", man + "man2/kill.2.html"]
+    headers = [el for el in walk(doc) if el["t"] == "Header"]
+    assert not any(el["t"] == "Link" for el in walk(headers))
+    table = manpage_table()
+    assert assert_linked_once(doc, table) == 5    # accept, kill, recv, poll, accept4
+
+
+@needs_pandoc
+@needs_chapters
+def test_every_manual_page_in_the_book_is_linked_once(tmp_path):
+    table = manpage_table()
+    assert len(table) > 20
+    doc = convert(book_chapters(), ROOT, tmp_path)
+    seen = assert_linked_once(doc, table)
+    assert seen >= 5, "the book names hardly any system call"
+
+
+def test_chapters_link_no_manual_page_by_hand():
+    for path in CHAPTERS:
+        assert "man7.org" not in path.read_text(), \
+            f"{path.name}: write the name in backticks; the filter links it"

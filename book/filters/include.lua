@@ -413,6 +413,102 @@ local function code_block(chapter, el)
 end
 
 --------------------------------------------------------------------------
+-- Manual pages
+--
+-- book/manpages.txt lists the functions and system calls the book talks
+-- about. The first time one appears in the book as inline code (`accept`,
+-- `accept()` or `accept(2)`), outside a heading and outside a link, it
+-- becomes a link to its page on man7.org; later appearances stay plain.
+-- `close`{.plain} is never linked (the word, not the call, is meant); it
+-- keeps the class, so the test can tell it from a missed link.
+
+local MANPAGES        -- name -> {section=, page=}
+local MAN_SKIP = "book-no-man"
+
+local function load_manpages(path)
+  local table_ = {}
+  local text = read_file(path)
+  if not text then
+    warn("no manual page table at " .. path .. ": no man page links")
+    return table_
+  end
+  for i, line in ipairs(split_lines(text)) do
+    local entry = line:gsub("#.*$", "")
+    if entry:match("%S") then
+      local name, section, page =
+        entry:match("^%s*([%w_]+)%s+(%d%a?)%s*([%w_]*)%s*$")
+      if not name then
+        fail(string.format("%s:%d: want NAME SECTION [PAGE], got %q",
+          shown(path), i, line))
+      end
+      table_[name] = {section = section, page = page ~= "" and page or name}
+    end
+  end
+  return table_
+end
+
+local function man_url(entry)
+  return string.format("https://man7.org/linux/man-pages/man%s/%s.%s.html",
+    entry.section:sub(1, 1), entry.page, entry.section)
+end
+
+-- The table entry inline code names: `poll`, `poll()` or `poll(2)` (a
+-- section in parentheses must be the table's: `kill(1)` is not kill(2)).
+local function man_entry(text)
+  local name, section = text:match("^([%w_]+)%((%w*)%)$")
+  name = name or text:match("^[%w_]+$")
+  local entry = name and MANPAGES[name]
+  if entry and section and section ~= "" and section ~= entry.section then
+    return nil
+  end
+  return entry, name
+end
+
+local function drop_class(el, class)
+  local kept = {}
+  for _, c in ipairs(el.classes) do
+    if c ~= class then table.insert(kept, c) end
+  end
+  el.classes = kept
+  return el
+end
+
+-- Links the first appearance of each name; `linked` spans the whole book.
+local function link_manpages(chapter, blocks, linked)
+  local function skip_codes_inside(el)
+    return pandoc.walk_inline(el, {Code = function(c)
+      c.classes:insert(MAN_SKIP)
+      return c
+    end})
+  end
+  local function skip_in_header(h)
+    h.content = pandoc.walk_inline(pandoc.Span(h.content),
+      {Code = function(c) c.classes:insert(MAN_SKIP); return c end}).content
+    return h
+  end
+  local function hand_link(el)
+    if el.target:match("^https?://man7%.org/") then
+      warn(string.format("%s: hand-written manual link %s: write the name in " ..
+        "backticks, the book links it (book/manpages.txt)", chapter.shown, el.target))
+    end
+    return skip_codes_inside(el)
+  end
+  blocks = pandoc.walk_block(pandoc.Div(blocks),
+    {Link = hand_link, Header = skip_in_header}).content
+  local function code(el)
+    if el.classes:includes(MAN_SKIP) then return drop_class(el, MAN_SKIP) end
+    if el.classes:includes("plain") then return nil end
+    local entry, name = man_entry(el.text)
+    if not entry or linked[name] then return nil end
+    linked[name] = chapter.shown
+    return pandoc.Link({el}, man_url(entry),
+      name .. "(" .. entry.section .. "), the manual page",
+      pandoc.Attr("", {"man"}))
+  end
+  return pandoc.walk_block(pandoc.Div(blocks), {Code = code}).content
+end
+
+--------------------------------------------------------------------------
 -- Chapters, identifiers and links
 --
 -- Chapter chapters/NN-name.md gets the anchor #ch-NN-name (on its first
@@ -597,10 +693,14 @@ local function Pandoc(doc)
     end
   end
 
+  MANPAGES = load_manpages(meta_path(doc.meta, "pizzeria-manpages")
+    or pandoc.path.join({ROOT, "book", "manpages.txt"}))
+  local linked = {}
   for _, ch in ipairs(chapters) do
     ch.blocks = pandoc.walk_block(pandoc.Div(ch.blocks), {
       CodeBlock = guarded(function(el) return code_block(ch, el) end),
     }).content
+    ch.blocks = link_manpages(ch, ch.blocks, linked)
     ch.blocks = prefix_ids(ch, ch.blocks)
   end
   stop_on_errors()
