@@ -172,7 +172,7 @@ def serves_while_idle(start_server, n, bake_ms=50, extra_flags=()):
     """n silent customers sit at their tables; another customer's pages and
     orders are still answered promptly, and the silent ones are all still
     seated (not refused, not closed)."""
-    raise_fd_limit(2 * n + 200)
+    raise_fd_limit(n + 200)   # the server inherits the raised limit
     server = start_server("--bake-ms", str(bake_ms), "--idle-timeout-ms",
                           "0", "--max-conns", str(n + 10), *extra_flags)
     assert server.fetch("GET", "/menu").status == 200   # fully open now
@@ -395,7 +395,7 @@ def past_fd_setsize(start_server, fd_setsize=1024, extra=80):
     and closed, while the ones seated below it are still served, and a
     newcomer is seated again once some leave."""
     n = fd_setsize + extra
-    raise_fd_limit(2 * n + 200)
+    raise_fd_limit(n + 200)   # the server inherits the raised limit
     server = start_server("--bake-ms", "0", "--idle-timeout-ms", "0",
                           "--max-conns", str(2 * n))
     assert server.fetch("GET", "/menu").status == 200
