@@ -509,6 +509,101 @@ local function link_manpages(chapter, blocks, linked)
 end
 
 --------------------------------------------------------------------------
+-- One analogy: the glossary
+--
+-- The glossary chapter (chapters/appendix-glossary.md) is a definition
+-- list; each term ("order ticket, ticket") names one or more analogy terms.
+-- book/analogy.txt is the pizzeria's vocabulary, one word or phrase a line.
+-- An analogy term, for the warning below, is
+--   * a vocabulary entry used in a chapter's prose (code left out), or
+--   * an emphasised phrase of at most three words holding a vocabulary
+--     entry (*ringing oven*, *staff book*): a term being coined.
+-- One that the glossary does not define is a warning, never an error: the
+-- book still builds, and the warning says what to add.
+
+local GLOSSARY        -- normalised term -> true; nil: no glossary
+local VOCABULARY      -- list of lower-case phrases
+local GLOSSARY_FILE   -- shown path of the glossary chapter
+
+local function normal(phrase)
+  phrase = phrase:lower():gsub("[%p]", " "):gsub("%s+", " ")
+  return (phrase:gsub("^ ", ""):gsub(" $", ""):gsub("^the ", ""))
+end
+
+local function load_glossary(path)
+  local text = read_file(path)
+  if not text then return nil end
+  local terms = {}
+  local doc = pandoc.read(text, "markdown")
+  pandoc.walk_block(pandoc.Div(doc.blocks), {DefinitionList = function(dl)
+    for _, item in ipairs(dl.content) do
+      for name in stringify(item[1]):gmatch("[^,]+") do
+        terms[normal(name)] = true
+      end
+    end
+  end})
+  return terms
+end
+
+local function load_vocabulary(path)
+  local words = {}
+  local text = read_file(path)
+  if not text then return words end
+  for _, line in ipairs(split_lines(text)) do
+    local entry = line:gsub("#.*$", "")
+    if entry:match("%S") then table.insert(words, normal(entry)) end
+  end
+  return words
+end
+
+local function glossed(phrase)
+  phrase = normal(phrase)
+  return GLOSSARY[phrase] or GLOSSARY[(phrase:gsub("e?s$", ""))]
+    or GLOSSARY[(phrase:gsub("s$", ""))] or false
+end
+
+-- Is the vocabulary entry `word` in the (normalised) text, as whole words,
+-- singular or plural?
+local function uses(text, word)
+  local pattern = "%f[%w]" .. word:gsub("%p", "%%%0") .. "e?s?%f[^%w]"
+  return text:find(pattern) ~= nil
+end
+
+local function check_analogy(chapter, blocks)
+  if not GLOSSARY or chapter.shown == GLOSSARY_FILE then return end
+  local emphasised = {}
+  local prose = pandoc.walk_block(pandoc.Div(blocks), {
+    CodeBlock = function() return {} end,
+    Code = function() return pandoc.Space() end,
+    Emph = function(el)
+      local phrase = normal(stringify(el))
+      local _, spaces = phrase:gsub(" ", "")
+      if spaces < 3 then table.insert(emphasised, phrase) end
+    end,
+  })
+  local text = " " .. normal(stringify(prose)) .. " "
+  local missing, listed = {}, {}
+  local function miss(term)
+    if not listed[term] then listed[term] = true; table.insert(missing, term) end
+  end
+  for _, word in ipairs(VOCABULARY) do
+    if uses(text, word) and not glossed(word) then miss(word) end
+  end
+  for _, phrase in ipairs(emphasised) do
+    for _, word in ipairs(VOCABULARY) do
+      if uses(" " .. phrase .. " ", word) and not glossed(phrase) then
+        miss(phrase)
+        break
+      end
+    end
+  end
+  for _, term in ipairs(missing) do
+    warn(string.format("%s: analogy term '%s' is not in the glossary (%s)",
+      chapter.shown, term, GLOSSARY_FILE))
+  end
+end
+
+--------------------------------------------------------------------------
 -- Chapters, identifiers and links
 --
 -- Chapter chapters/NN-name.md gets the anchor #ch-NN-name (on its first
@@ -695,8 +790,18 @@ local function Pandoc(doc)
 
   MANPAGES = load_manpages(meta_path(doc.meta, "pizzeria-manpages")
     or pandoc.path.join({ROOT, "book", "manpages.txt"}))
+  local glossary_path = meta_path(doc.meta, "pizzeria-glossary")
+    or pandoc.path.join({ROOT, "chapters", "appendix-glossary.md"})
+  GLOSSARY_FILE = shown(glossary_path)
+  GLOSSARY = load_glossary(glossary_path)
+  VOCABULARY = load_vocabulary(meta_path(doc.meta, "pizzeria-analogy")
+    or pandoc.path.join({ROOT, "book", "analogy.txt"}))
+  if not GLOSSARY then
+    warn("no glossary at " .. GLOSSARY_FILE .. ": analogy terms not checked")
+  end
   local linked = {}
   for _, ch in ipairs(chapters) do
+    check_analogy(ch, ch.blocks)
     ch.blocks = pandoc.walk_block(pandoc.Div(ch.blocks), {
       CodeBlock = guarded(function(el) return code_block(ch, el) end),
     }).content
