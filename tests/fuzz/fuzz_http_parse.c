@@ -124,8 +124,12 @@ static void check_accepted(const struct http_request *r, const char *buf)
             for (size_t j = 0; j < value.len; j++)
                 CHECK(value.at[j] >= '0' && value.at[j] <= '9');
     }
-    CHECK(hosts <= 1 && (r->minor_version == 0 || hosts == 1));
-    CHECK(lengths == (r->has_content_length ? 1u : 0u));
+    CHECK(hosts <= 1 && lengths <= 1);
+    /* Past HTTP_MAX_HEADERS, headers are read but not kept as slices. */
+    if (r->header_count < HTTP_MAX_HEADERS) {
+        CHECK(r->minor_version == 0 || hosts == 1);
+        CHECK(lengths == (r->has_content_length ? 1u : 0u));
+    }
 }
 
 /* One call of http_parse on buf[0..len), its outcome in *o. */

@@ -676,6 +676,28 @@ static const struct row rows[] = {
          "A:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\n\r\n"),
      .headers = 64},
 
+    {.name = "Host, Content-Length and Expect after 64 header lines",
+     RAW("POST /order HTTP/1.1\r\n"
+         "A:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\n"
+         "A:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\n"
+         "A:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\n"
+         "A:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\n"
+         "A:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\n"
+         "A:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\n"
+         "Host: x\r\nContent-Type: a/b\r\nExpect: 100-continue\r\n"
+         "Connection: close\r\nContent-Length: 2\r\n\r\nhi"),
+     .headers = 64, .has_cl = true, .cl = 2, .body = "hi", .cont = true,
+     .close = true, .ctype = "a/b"},
+    {.name = "a second Host after 64 header lines",
+     RAW("GET / HTTP/1.1\r\nHost: x\r\n"
+         "A:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\n"
+         "A:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\n"
+         "A:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\n"
+         "A:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\n"
+         "A:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\n"
+         "A:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nA:\r\nHost: y\r\n\r\n"),
+     .status = 400},
+
     /* -- pipelining: total_len is exactly the first request -- */
     {.name = "two GETs in one buffer",
      RAW("GET /a" H11 "\r\nGET /b" H11 "\r\n"), .target = "/a", .headers = 1,
