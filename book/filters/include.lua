@@ -394,6 +394,34 @@ local function dot_block(chapter, el)
   return pandoc.Div(blocks, pandoc.Attr(el.identifier, {"figure"}))
 end
 
+local function drop_class(el, class)
+  local kept = {}
+  for _, c in ipairs(el.classes) do
+    if c ~= class then table.insert(kept, c) end
+  end
+  el.classes = pandoc.List(kept)
+  return el
+end
+
+-- Shell blocks carry a tag for tests/test_commands.py ({.sh .run},
+-- .with-server, .starts-server, .manual; see book/README.md, "Commands"):
+-- the reader sees plain shell.
+local COMMAND_TAGS = {"run", "with-server", "starts-server", "manual"}
+local COMMAND_ATTRIBUTES = {"exit", "timeout", "step", "server-args"}
+
+local function command_block(el)
+  local tagged = false
+  for _, tag in ipairs(COMMAND_TAGS) do
+    if el.classes:includes(tag) then
+      tagged = true
+      el = drop_class(el, tag)
+    end
+  end
+  if not tagged then return nil end
+  for _, k in ipairs(COMMAND_ATTRIBUTES) do el.attributes[k] = nil end
+  return el
+end
+
 local function code_block(chapter, el)
   if el.attributes.lines then
     fail(where(chapter, el, "include") ..
@@ -409,7 +437,7 @@ local function code_block(chapter, el)
     fail(where(chapter, el, "include") .. ": C code must come from the sources: " ..
       "use {.c include=\"steps/...\" snippet=\"...\"} with an empty body")
   end
-  return nil
+  return command_block(el)
 end
 
 --------------------------------------------------------------------------
@@ -462,15 +490,6 @@ local function man_entry(text)
     return nil
   end
   return entry, name
-end
-
-local function drop_class(el, class)
-  local kept = {}
-  for _, c in ipairs(el.classes) do
-    if c ~= class then table.insert(kept, c) end
-  end
-  el.classes = kept
-  return el
 end
 
 -- Links the first appearance of each name; `linked` spans the whole book.
