@@ -370,9 +370,10 @@ def need(tool):
 
 @needs_pandoc
 @needs_chapters
-def test_epub_passes_epubcheck():
+def test_epub_passes_epubcheck(tmp_path):
     need("epubcheck")
-    r = subprocess.run(["make", "-s", "-C", str(BOOK), "epubcheck"],
+    # Into a directory of its own: another build of book/out/ may be running.
+    r = subprocess.run(["make", "-s", "-C", str(BOOK), "epubcheck", f"OUT={tmp_path}/out"],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
 
@@ -565,3 +566,103 @@ def test_finished_chapters_use_only_glossary_terms(tmp_path):
     done = [c for c in book_chapters() if not c.name.startswith(GLOSSARY_PENDING)]
     warnings = filter_warnings(done, tmp_path)
     assert not warnings, "\n".join(warnings)
+
+
+# ------------------------------------------- (j) the steps appendix
+
+def stepdiffs(root, tmp_path):
+    """The generated appendix: {step: row cells} and the sections' text."""
+    ch = chapter(tmp_path, "appendix-steps.md", "# Steps\n\n```{.stepdiffs}\n```\n")
+    r = pandoc([ch], root, tmp_path, to="markdown")
+    assert r.returncode == 0, r.stderr
+    rows = {}
+    for line in r.stdout.splitlines():
+        m = re.match(r"^\s*`(\d\d-[\w-]+)`\s+(\d+)\s+(\S+)\s+(\S+)\s+(\S+)\s*$", line)
+        if m:
+            rows[m.group(1)] = m.groups()[1:]
+    return rows, r.stdout
+
+
+def unmarked(path):
+    return "".join(l for l in path.read_text().splitlines(keepends=True)
+                   if not MARKER.match(l))
+
+
+STEP_A = """/*
+ * Step 01 - one: the first
+ * kitchen. More text.
+ */
+// @snippet main
+static int helper(void)
+{
+    return 1;
+}
+
+int main(void)
+{
+    return helper();
+}
+// @end main
+"""
+
+STEP_B = """/*
+ * Step 02 - two: the second kitchen.
+ */
+static int other(int x,
+                 int y)
+{
+    return x + y;
+}
+
+int main(void)
+{
+    return other(1, 2);
+}
+"""
+
+
+@needs_pandoc
+def test_stepdiffs_on_sample_steps(tmp_path):
+    for name, text in (("01-one", STEP_A), ("02-two", STEP_B), ("wip-03-three", STEP_B)):
+        (tmp_path / "steps" / name).mkdir(parents=True)
+        (tmp_path / "steps" / name / "server.c").write_text(text)
+    (tmp_path / "steps" / "kitchen").mkdir()
+    (tmp_path / "steps" / "kitchen" / "server.c").write_text(STEP_B)
+    rows, text = stepdiffs(tmp_path, tmp_path)
+    assert list(rows) == ["01-one", "02-two"]                  # not wip-, not kitchen
+    assert rows["01-one"][0] == str(len(STEP_A.splitlines()))
+    r = subprocess.run(["diff", "-u", "-", str(tmp_path / "steps/02-two/server.c")],
+                       input=unmarked(tmp_path / "steps/01-one/server.c"),
+                       capture_output=True, text=True)
+    diff = r.stdout.splitlines()
+    added = sum(1 for l in diff if l.startswith("+") and not l.startswith("+++ "))
+    removed = sum(1 for l in diff if l.startswith("-") and not l.startswith("--- "))
+    assert rows["02-two"] == (str(len(STEP_B.splitlines())), str(len(diff)),
+                              f"+{added}", f"−{removed}")
+    flat = " ".join(text.split())
+    assert "One: the first kitchen." in flat and "Two: the second kitchen." in flat
+    assert "**New:** `other`" in flat and "**Changed:** `main`" in flat
+    assert "**Gone:** `helper`" in flat
+
+
+@needs_pandoc
+def test_stepdiffs_on_the_real_steps(tmp_path):
+    steps = sorted(d for d in (ROOT / "steps").glob("[0-9][0-9]-*") if (d / "server.c").is_file())
+    if not steps:
+        pytest.skip("no steps yet")
+    rows, _text = stepdiffs(ROOT, tmp_path)
+    assert list(rows) == [d.name for d in steps]
+    for before, after in zip(steps, steps[1:]):
+        plain_after = tmp_path / f"{after.name}.c"
+        plain_after.write_text(unmarked(after / "server.c"))
+        r = subprocess.run(["diff", "-u", "-", str(plain_after)],
+                           input=unmarked(before / "server.c"), capture_output=True, text=True)
+        size, diff_lines, added, removed = rows[after.name]
+        assert size == str(len((after / "server.c").read_text().splitlines()))
+        assert diff_lines == str(len(r.stdout.splitlines())), after.name
+
+
+@needs_chapters
+def test_the_book_has_the_steps_appendix():
+    text = (ROOT / "chapters" / "appendix-steps.md").read_text()
+    assert re.search(r"^```\{\.stepdiffs\}\n```$", text, re.M)

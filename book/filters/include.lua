@@ -295,6 +295,27 @@ local function include_block(chapter, el)
   return listing(caption(inlines), el)
 end
 
+-- diff -u of two texts, labelled with their paths; "" when they are the
+-- same, or nil and a message.
+local function unified_diff(paths, texts)
+  -- diff exits 1 when the files differ; pandoc.pipe calls that an error.
+  return pandoc.system.with_temporary_directory("pizzeria-diff",
+    function(dir)
+      local files = {dir .. "/a", dir .. "/b"}
+      for i = 1, 2 do
+        local f = assert(io.open(files[i], "wb"))
+        f:write(texts[i])
+        f:close()
+      end
+      local ok, res = pcall(pandoc.pipe, "diff",
+        {"-u", "--label", paths[1], "--label", paths[2], files[1], files[2]}, "")
+      if ok then return "" end                     -- exit 0: no differences
+      if type(res) == "table" and res.error_code == 1 then return res.output end
+      return nil, type(res) == "table" and ("exit " .. tostring(res.error_code))
+        or tostring(res)
+    end)
+end
+
 local function diff_block(chapter, el)
   local here = where(chapter, el, "diff")
   local paths = {}
@@ -312,22 +333,7 @@ local function diff_block(chapter, el)
     if not lines then fail(here .. ": " .. err) end
     texts[i] = table.concat(lines, "\n") .. (#lines > 0 and "\n" or "")
   end
-  -- diff exits 1 when the files differ; pandoc.pipe calls that an error.
-  local output, problem = pandoc.system.with_temporary_directory("pizzeria-diff",
-    function(dir)
-      local files = {dir .. "/a", dir .. "/b"}
-      for i = 1, 2 do
-        local f = assert(io.open(files[i], "wb"))
-        f:write(texts[i])
-        f:close()
-      end
-      local ok, res = pcall(pandoc.pipe, "diff",
-        {"-u", "--label", paths[1], "--label", paths[2], files[1], files[2]}, "")
-      if ok then return "" end                     -- exit 0: no differences
-      if type(res) == "table" and res.error_code == 1 then return res.output end
-      return nil, type(res) == "table" and ("exit " .. tostring(res.error_code))
-        or tostring(res)
-    end)
+  local output, problem = unified_diff(paths, texts)
   if not output then fail(here .. ": diff failed: " .. tostring(problem)) end
   if output == "" then
     warn(here .. ": the two files are the same" ..
@@ -403,6 +409,196 @@ local function drop_class(el, class)
   return el
 end
 
+--------------------------------------------------------------------------
+-- The steps appendix: ```{.stepdiffs}``` becomes, for every
+-- steps/NN-name/server.c in order, its size, what its diff against the
+-- previous step adds and removes, and which functions are new, changed or
+-- gone. Generated at each build from whatever steps exist.
+
+-- The entries of a directory (pandoc 2.17 has no list_directory).
+local BOOK_FILES      -- file name -> chapter, for every chapter of the book
+
+local function list_directory(dir)
+  local ok, out = pcall(pandoc.pipe, "ls", {"-1", dir}, "")
+  if not ok then return {} end
+  local names = {}
+  for name in out:gmatch("[^\n]+") do table.insert(names, name) end
+  table.sort(names)
+  return names
+end
+
+local function step_dirs()
+  local steps = {}
+  for _, name in ipairs(list_directory(ROOT .. "/steps")) do
+    if name:match("^%d%d%-") and read_file(ROOT .. "/steps/" .. name .. "/server.c") then
+      table.insert(steps, name)
+    end
+  end
+  return steps
+end
+
+-- Functions defined at the left margin: name -> body (marker lines out),
+-- and the names in order.
+local function c_functions(lines)
+  local bodies, order, name, body = {}, {}, nil, nil
+  for _, line in ipairs(lines) do
+    if not name then
+      local found = line:match("^[%a_][^;=]-([%a_][%w_]*)%(")
+      if found and not line:match("^typedef") and not line:match(";%s*$") then
+        name, body = found, {}
+      end
+    end
+    if name then
+      table.insert(body, line)
+      if line == "}" then
+        if not bodies[name] then table.insert(order, name) end
+        bodies[name] = table.concat(body, "\n")
+        name = nil
+      end
+    end
+  end
+  return bodies, order
+end
+
+-- "Step 05 - poll: one cook with a tablet..." -> the first sentence after
+-- the dash, from the comment that opens server.c.
+local function step_summary(lines)
+  local words = {}
+  for i = 1, math.min(#lines, 12) do
+    local text = lines[i]:match("^%s*/?%*+%s?(.*)$")
+    if not text then break end
+    if text:match("^%s*$") and #words > 0 then break end
+    if not text:match("^/") and text:match("%S") then table.insert(words, text) end
+  end
+  local summary = table.concat(words, " "):gsub("^Step %d+%s*[-:]%s*", "")
+  return summary:match("^(.-%.)%s") or summary:match("^(.-%.)$") or summary
+end
+
+local function code_list(names)
+  local inlines = {}
+  for i, n in ipairs(names) do
+    if i > 1 then
+      table.insert(inlines, pandoc.Str(","))
+      table.insert(inlines, pandoc.Space())
+    end
+    table.insert(inlines, pandoc.Code(n))
+  end
+  return inlines
+end
+
+local function count_changes(diff)
+  local added, removed, n = 0, 0, 0
+  for line in diff:gmatch("[^\n]*") do
+    if line ~= "" then n = n + 1 end
+    if line:match("^%+") and not line:match("^%+%+%+ ") then added = added + 1 end
+    if line:match("^%-") and not line:match("^%-%-%- ") then removed = removed + 1 end
+  end
+  return added, removed, n
+end
+
+local function words(text)
+  local out = {}
+  for w in text:gmatch("%S+") do
+    table.insert(out, pandoc.Str(w))
+    table.insert(out, pandoc.Space())
+  end
+  table.remove(out)
+  return out
+end
+
+local function stepdiffs_block(chapter, el)
+  local here = where(chapter, el, nil)
+  if not body_is_empty(el) then
+    fail(here .. ": a stepdiffs block must have an empty body; it is generated")
+  end
+  local steps = step_dirs()
+  if #steps == 0 then
+    return pandoc.Para(words("(No steps yet: steps/NN-name/server.c.)"))
+  end
+  local chapter_of = {}                 -- "02" -> "02-fork.md", if in the book
+  for file in pairs(BOOK_FILES or {}) do
+    local nn = file:match("^(%d%d)%-.*%.md$")
+    if nn and (not chapter_of[nn] or file < chapter_of[nn]) then chapter_of[nn] = file end
+  end
+
+  local rows, sections = {}, {}
+  local previous
+  for _, name in ipairs(steps) do
+    local path = "steps/" .. name .. "/server.c"
+    local file, err = source(path)
+    if not file then fail(here .. ": " .. err) end
+    local lines = code_lines(file, 1, #file.lines)
+    local bodies, order = c_functions(lines)
+    local blocks = {}
+    local summary = step_summary(file.lines):gsub("^%l", string.upper)
+    local about = words(summary)
+    local nn = name:sub(1, 2)
+    if chapter_of[nn] then
+      table.insert(about, pandoc.Space())
+      table.insert(about, pandoc.Link(words("(its chapter)"), chapter_of[nn]))
+    end
+    table.insert(blocks, pandoc.Para(about))
+    local row = {{pandoc.Plain({pandoc.Code(name)})},
+                 {pandoc.Plain({pandoc.Str(tostring(#file.lines))})}}
+    if not previous then
+      table.insert(blocks, pandoc.Para(words(string.format(
+        "The first kitchen: %d lines of server.c, %d functions:", #file.lines, #order))))
+      table.insert(blocks, pandoc.Para(code_list(order)))
+      for _ = 1, 3 do table.insert(row, {pandoc.Plain({pandoc.Str("–")})}) end
+    else
+      local text_of = function(l) return table.concat(l, "\n") .. (#l > 0 and "\n" or "") end
+      local diff, problem = unified_diff({previous.path, path},
+        {text_of(previous.lines), text_of(lines)})
+      if not diff then fail(here .. ": diff failed: " .. tostring(problem)) end
+      local added, removed, size = count_changes(diff)
+      table.insert(blocks, pandoc.Para(words(string.format(
+        "server.c: %d lines (%s: %d). Against %s, its diff is %d lines: " ..
+        "%d added, %d removed.", #file.lines, previous.name, #previous.file.lines,
+        previous.name, size, added, removed))))
+      local new, changed, gone = {}, {}, {}
+      for _, f in ipairs(order) do
+        if not previous.bodies[f] then table.insert(new, f)
+        elseif previous.bodies[f] ~= bodies[f] then table.insert(changed, f) end
+      end
+      for _, f in ipairs(previous.order) do
+        if not bodies[f] then table.insert(gone, f) end
+      end
+      local items = {}
+      for _, group in ipairs({{"New:", new}, {"Changed:", changed}, {"Gone:", gone}}) do
+        if #group[2] > 0 then
+          local inlines = {pandoc.Strong({pandoc.Str(group[1])}), pandoc.Space()}
+          for _, i in ipairs(code_list(group[2])) do table.insert(inlines, i) end
+          table.insert(items, {pandoc.Plain(inlines)})
+        end
+      end
+      local same = #order - #new - #changed
+      table.insert(items, {pandoc.Plain(words(string.format(
+        "Unchanged: %d function%s.", same, same == 1 and "" or "s")))})
+      table.insert(blocks, pandoc.BulletList(items))
+      table.insert(row, {pandoc.Plain({pandoc.Str(tostring(size))})})
+      table.insert(row, {pandoc.Plain({pandoc.Str("+" .. added)})})
+      table.insert(row, {pandoc.Plain({pandoc.Str("−" .. removed)})})
+    end
+    table.insert(rows, row)
+    table.insert(sections, pandoc.Header(3, {pandoc.Code(name)}, pandoc.Attr("step-" .. name)))
+    for _, b in ipairs(blocks) do table.insert(sections, b) end
+    previous = {name = name, path = path, file = file, lines = lines,
+                bodies = bodies, order = order}
+  end
+
+  local headers = {}
+  for _, h in ipairs({"step", "server.c lines", "diff lines", "added", "removed"}) do
+    table.insert(headers, {pandoc.Plain({pandoc.Str(h)})})
+  end
+  local aligns = {pandoc.AlignLeft, pandoc.AlignRight, pandoc.AlignRight,
+                  pandoc.AlignRight, pandoc.AlignRight}
+  local table_ = pandoc.utils.from_simple_table(pandoc.SimpleTable(
+    {}, aligns, {0, 0, 0, 0, 0}, headers, rows))
+  local out = {table_}
+  for _, b in ipairs(sections) do table.insert(out, b) end
+  return pandoc.Div(out, pandoc.Attr("", {"stepdiffs"}))
+end
+
 -- Shell blocks carry a tag for tests/test_commands.py ({.sh .run},
 -- .with-server, .starts-server, .manual; see book/README.md, "Commands"):
 -- the reader sees plain shell.
@@ -428,6 +624,7 @@ local function code_block(chapter, el)
       ": lines= is not supported; mark a snippet in the source instead")
   end
   if el.classes:includes("dot") then return dot_block(chapter, el) end
+  if el.classes:includes("stepdiffs") then return stepdiffs_block(chapter, el) end
   if el.attributes.diff then return diff_block(chapter, el) end
   if el.attributes.include then return include_block(chapter, el) end
   if el.attributes.snippet then
@@ -788,6 +985,7 @@ local function Pandoc(doc)
     end
     by_file[ch.file] = ch
   end
+  BOOK_FILES = by_file
 
   -- An error() inside a walk reaches pandoc mangled, and only the first
   -- one: collect them all and stop once, from here.
