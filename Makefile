@@ -56,11 +56,17 @@ run: all
 PYTEST := tests/tools/pytest
 
 # The whole suite: what CI runs, and what you run before you commit.
-test: all asan clang
-	@tests/tools/need pytest pandoc dot curl valgrind
+# The suites run in PIZZERIA_JOBS processes (most of a test is waiting on
+# a server); make has built everything first, so the tests do not build.
+PIZZERIA_JOBS ?= 4
+export PIZZERIA_JOBS
+
+test:
+	@tests/tools/need pytest xdist pandoc dot curl valgrind
+	@$(MAKE) -s -j2 all asan clang
 	@$(MAKE) -s -C tests/unit run
-	$(PYTEST) tests
-	PIZZERIA_BUILD=asan $(PYTEST) tests/test_protocol.py $(wildcard tests/test_step_*.py)
+	PIZZERIA_NO_BUILD=1 $(PYTEST) tests
+	PIZZERIA_NO_BUILD=1 PIZZERIA_BUILD=asan $(PYTEST) tests/test_protocol.py $(wildcard tests/test_step_*.py)
 
 # The protocol suite and each step's own tests with every server under
 # valgrind's memcheck (a minute or so a step; make test runs a short visit).
