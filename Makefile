@@ -62,7 +62,7 @@ PIZZERIA_JOBS ?= 4
 export PIZZERIA_JOBS
 
 test:
-	@tests/tools/need pytest xdist pandoc dot curl valgrind
+	@tests/tools/need pytest xdist pandoc dot curl valgrind epubcheck weasyprint
 	@$(MAKE) -s -j2 all asan clang
 	@$(MAKE) -s -C tests/unit run
 	PIZZERIA_NO_BUILD=1 $(PYTEST) tests
