@@ -337,6 +337,9 @@ static enum http_result finish_head(struct http_parser *p)
     if (p->expect_unknown)
         return fail(p, 417, "only Expect: 100-continue is understood");
 
+    /* An HTTP/1.0 client cannot know about 100 Continue (RFC 9110, 10.1.1). */
+    if (r->minor_version == 0)
+        r->expects_continue = false;
     if (r->minor_version == 1)
         r->keep_alive = !p->connection_close;
     else
@@ -349,7 +352,7 @@ static enum http_result finish_head(struct http_parser *p)
 }
 
 /* Offsets become pointers into the buffer the caller handed us this time. */
-static void fill_slices(struct http_parser *p, const char *buf)
+static void fill_slices(struct http_parser *p, const char *buf, size_t len)
 {
     struct http_request *r = &p->request;
 
@@ -362,7 +365,11 @@ static void fill_slices(struct http_parser *p, const char *buf)
     }
     if (r->has_content_type)
         r->content_type = slice_of(buf, p->content_type);
-    r->body = (struct slice){buf + r->head_len, r->content_length};
+    /* Until the request is complete, the body is as much as has arrived. */
+    size_t arrived = len - r->head_len;
+    r->body = (struct slice){buf + r->head_len, arrived < r->content_length
+                                                    ? arrived
+                                                    : r->content_length};
 }
 
 /* ---- the driver: one line at a time ---- */
@@ -458,7 +465,7 @@ enum http_result http_parse(struct http_parser *p, const char *buf,
         if (r != HTTP_HEAD_READY)
             return r;
     }
-    fill_slices(p, buf);
+    fill_slices(p, buf, len);
     *request = &p->request;
     return len >= p->request.total_len ? HTTP_COMPLETE : HTTP_HEAD_READY;
 }

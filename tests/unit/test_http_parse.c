@@ -193,6 +193,10 @@ static bool take_outcome(const struct http_parser *p, const char *buf,
         o->body_len = r->body.len;
         if (!inside(r->body, buf, len, &o->body_at, "body", why, why_size))
             return false;
+    } else if (res == HTTP_HEAD_READY) { /* ...but never points past len */
+        size_t at;
+        if (!inside(r->body, buf, len, &at, "partial body", why, why_size))
+            return false;
     }
     return true;
 }
@@ -606,6 +610,12 @@ static const struct row rows[] = {
          "pizza"),
      .method = "POST", .headers = 3, .has_cl = true, .cl = 5, .body = "pizza",
      .cont = true},
+    /* An HTTP/1.0 client cannot know 100 Continue (RFC 9110, 10.1.1). */
+    {.name = "HTTP/1.0 Expect: 100-continue is ignored",
+     RAW("POST /order HTTP/1.0\r\nExpect: 100-continue\r\n"
+         "Content-Length: 5\r\n\r\npizza"),
+     .method = "POST", .v10 = true, .close = true, .headers = 2,
+     .has_cl = true, .cl = 5, .body = "pizza"},
     {.name = "Expect: 100-Continue, any case",
      RAW("POST /order" H11 "expect:100-CONTINUE\r\nContent-Length: 0\r\n\r\n"),
      .headers = 3, .has_cl = true, .cont = true},
