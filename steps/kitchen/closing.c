@@ -12,12 +12,14 @@
 #include <string.h>
 #include <unistd.h>
 
+// @snippet bell-flag
 /*
  * Atomic, not merely volatile sig_atomic_t: the signal handler may run in
  * one thread while cooks read the flag in others (step 03), and only an
  * atomic makes that well-defined. A lock-free atomic is safe in a handler.
  */
 static atomic_bool rung;
+// @end bell-flag
 static int bell[2] = {-1, -1};
 
 void closing_prepare(void (*handler)(int))

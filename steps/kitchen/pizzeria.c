@@ -23,11 +23,13 @@ enum { MENU_SIZE = sizeof menu / sizeof menu[0] };
 
 enum { MIN_QTY = 1, MAX_QTY = 20 };
 
+// @snippet order-counter
 /*
  * Order numbers. Atomic, so that cooks sharing this memory (threads) never
  * hand out the same number; a forked cook has its own copy and counts alone.
  */
 static atomic_ulong orders_taken;
+// @end order-counter
 
 static char menu_json[1024];
 static size_t menu_json_len;
@@ -494,7 +496,9 @@ static void take_order(const struct http_request *r, struct ticket *t)
     t->is_order = true;
     t->order.pizza = pizza;
     t->order.qty = qty;
+    // @snippet order-number
     t->order.number = atomic_fetch_add(&orders_taken, 1) + 1;
+    // @end order-number
 }
 
 void pizzeria_take(const struct http_request *r, struct ticket *t)
