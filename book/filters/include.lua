@@ -496,10 +496,17 @@ local function count_changes(diff)
   return added, removed, n
 end
 
+-- Inlines of plain text; "server.c" is set as code.
 local function words(text)
   local out = {}
   for w in text:gmatch("%S+") do
-    table.insert(out, pandoc.Str(w))
+    local rest = w:match("^server%.c(.*)$")
+    if rest then
+      table.insert(out, pandoc.Code("server.c"))
+      if rest ~= "" then table.insert(out, pandoc.Str(rest)) end
+    else
+      table.insert(out, pandoc.Str(w))
+    end
     table.insert(out, pandoc.Space())
   end
   table.remove(out)
