@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -170,6 +171,22 @@ static void hire_cook(int listener, const struct customer *customer)
 }
 // @end hire
 
+// @snippet left-already
+/*
+ * A customer may give up while waiting in the listen backlog. Hiring a
+ * cook costs a fork, so the host first peeks: an end of stream (0) or a
+ * reset means there is no one left to serve. Nothing is read: whatever the
+ * customer did send stays for the cook.
+ */
+static bool customer_left_already(int fd)
+{
+    char peek;
+    ssize_t n = recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+                      errno != EINTR);
+}
+// @end left-already
+
 // @snippet accept-loop
 static void hire_a_cook_per_customer(int listener)
 {
@@ -191,7 +208,10 @@ static void hire_a_cook_per_customer(int listener)
         trace_event(customer.number, "accept", "%s", customer.peer);
         if (closing_rung())
             close(fd);
-        else if (cooks_at_work >= staff_places)
+        else if (customer_left_already(fd)) {
+            close(fd);
+            trace_event(customer.number, "close", "left before a cook came");
+        } else if (cooks_at_work >= staff_places)
             kitchen_turn_away(fd, customer.number);
         else
             hire_cook(listener, &customer);
