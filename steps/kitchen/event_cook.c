@@ -21,6 +21,7 @@ enum {
 };
 
 static unsigned open_conns;
+static unsigned fair_share; /* moves per event; 0 for no bound */
 
 static long long idle_deadline(long long now_us)
 {
@@ -295,7 +296,13 @@ static bool drain_some(struct conn *c)
 static void advance(struct conn *c)
 {
     bool moved = true;
+    unsigned moves = 0;
+    c->more = false;
     while (moved) {
+        if (fair_share > 0 && moves++ == fair_share) {
+            c->more = true; /* the others' turn: conn_continue() later */
+            return;
+        }
         switch (c->state) {
         case CONN_READING:
             moved = read_some(c);
@@ -314,6 +321,21 @@ static void advance(struct conn *c)
     }
 }
 // @end advance
+
+void conn_set_fair_share(unsigned moves)
+{
+    fair_share = moves;
+}
+
+bool conn_wants_another_turn(const struct conn *c)
+{
+    return c->more && c->state != CONN_CLOSED;
+}
+
+void conn_continue(struct conn *c)
+{
+    advance(c);
+}
 
 void conn_readable(struct conn *c)
 {
@@ -412,6 +434,7 @@ struct conn *conn_open(const struct customer *customer)
     c->continue_sent = c->sending_continue = false;
     c->out_len = c->out_sent = 0;
     c->drained = 0;
+    c->more = false;
     c->request_deadline_us = idle_deadline(monotonic_us());
     c->deadline_us = c->request_deadline_us;
     open_conns++;

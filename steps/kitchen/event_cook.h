@@ -70,6 +70,7 @@ struct conn {
     long long request_deadline_us; /* for a whole request: from accept, or
                                       from the end of the last answer */
     size_t drained; /* lingering: bytes read and dropped */
+    bool more;      /* stopped at its fair share with work left (step 07) */
 
     char in[32768]; /* > HTTP_MAX_REQUEST: a whole request always fits */
     char out[HTTP_MAX_RESPONSE];
@@ -100,6 +101,19 @@ void conn_free(struct conn *conn);
 /* Connections opened and not yet freed: what --max-conns limits. */
 unsigned conn_count(void);
 // @end conn-api
+
+// @snippet fair-share
+/*
+ * Fairness, for a loop that must not let one customer's pipelined stream
+ * hold up the others (step 07): an event moves a visit on at most `moves`
+ * times (0, the default: until it must wait). A visit stopped that way
+ * says so with conn_wants_another_turn(), and conn_continue() gives it its
+ * next share; no new event would come for it on an edge-triggered tablet.
+ */
+void conn_set_fair_share(unsigned moves);
+bool conn_wants_another_turn(const struct conn *conn);
+void conn_continue(struct conn *conn);
+// @end fair-share
 
 // @snippet door-api
 /*
