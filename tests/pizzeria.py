@@ -555,13 +555,22 @@ class Server:
         self.flags = [str(f) for f in flags]
         if "--port" not in self.flags:
             self.flags = ["--port", "0"] + self.flags
-        self.stderr_file = tempfile.TemporaryFile()
+        # The server writes its stderr through an O_APPEND descriptor of
+        # its own; the harness reads through another. Sharing one file
+        # offset, a read (seek to 0) would make the server's next line
+        # overwrite the start of the file.
+        fd, path = tempfile.mkstemp(prefix="pizzeria-stderr-")
+        os.close(fd)
+        self.stderr_file = open(path, "rb")
+        server_stderr = open(path, "ab")
+        os.unlink(path)
         self.argv = ((VALGRIND_COMMAND if valgrind else [])
                      + [str(step.binary())] + self.flags)
         self.proc = subprocess.Popen(
             self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=self.stderr_file, env=server_env(env),
+            stderr=server_stderr, env=server_env(env),
             start_new_session=True)
+        server_stderr.close()
         self.pid = self.proc.pid
         self.stopped = False
         self.exit_checked = False
