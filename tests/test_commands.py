@@ -180,6 +180,7 @@ def built():
                        capture_output=True, timeout=600)
 
 
+@pytest.mark.xdist_group("port-8080")  # one block at a time on the port
 @pytest.mark.parametrize("block", RUNNABLE, ids=block_id)
 def test_command_works(block, built):
     chapter, index, classes, attrs, text = block
