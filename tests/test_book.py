@@ -12,6 +12,10 @@ from pathlib import Path
 
 import pytest
 
+# These tests build into book/out: with pytest-xdist, one process runs them
+# all, so that two builds never write the same file at once.
+pytestmark = pytest.mark.xdist_group("book")
+
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 FILTER = BOOK / "filters" / "include.lua"
