@@ -83,6 +83,7 @@ int main(int argc, char **argv)
     int listener = kitchen_open_door(&options);
     door = listener;
     serve_one_customer_at_a_time(listener);
+    door = -1; /* the handler must not shut down a number reused later */
     close(listener);
     return 0;
 }
