@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,6 +23,100 @@ enum {
 
 static unsigned open_conns;
 static unsigned fair_share; /* moves per event; 0 for no bound */
+static bool lending;        /* buffers only while busy (step 07) */
+
+/* ---------------------------------------------------------------- buffers */
+
+// @snippet spares
+/*
+ * Lent buffers come back to a shelf of spares and go out again from it:
+ * once the kitchen has seen its busiest moment, serving a request
+ * allocates nothing. The shelf is bounded, so a rush leaves no more than
+ * SPARES_KEPT of each kind behind; the rest go back to the kernel
+ * (munmap), where malloc's free would leave holes in the heap that still
+ * count as the process's memory.
+ */
+enum { SPARES_KEPT = 256 };
+
+/* What a request being read needs: the parser and the bytes so far. */
+struct input {
+    struct http_parser parser;
+    char bytes[CONN_IN_SIZE];
+};
+
+struct shelf {
+    size_t size;
+    void *spares[SPARES_KEPT];
+    unsigned count;
+};
+
+static struct shelf in_shelf = {.size = sizeof(struct input)};
+static struct shelf out_shelf = {.size = HTTP_MAX_RESPONSE};
+
+static void *shelf_take(struct shelf *shelf)
+{
+    if (shelf->count > 0)
+        return shelf->spares[--shelf->count];
+    void *buffer = mmap(NULL, shelf->size, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return buffer == MAP_FAILED ? NULL : buffer;
+}
+
+static void shelf_put(struct shelf *shelf, void *buffer)
+{
+    if (shelf->count < SPARES_KEPT)
+        shelf->spares[shelf->count++] = buffer;
+    else
+        munmap(buffer, shelf->size);
+}
+// @end spares
+
+void conn_lend_buffers(bool lend)
+{
+    lending = lend;
+}
+
+/* Borrow what this state needs; false when there is no memory for it. */
+static bool have_in(struct conn *c)
+{
+    if (c->in != NULL)
+        return true;
+    struct input *input = shelf_take(&in_shelf);
+    if (input == NULL)
+        return false;
+    c->parser = &input->parser;
+    c->in = input->bytes;
+    http_parser_reset(c->parser); /* it held someone else's */
+    return true;
+}
+
+static bool have_out(struct conn *c)
+{
+    if (c->out == NULL)
+        c->out = shelf_take(&out_shelf);
+    return c->out != NULL;
+}
+
+/* Give back what the connection holds and does not need now. The input
+ * goes back only between requests: no byte of one is in it, and the
+ * parser has been reset for the next. */
+static void return_in(struct conn *c)
+{
+    if (lending && c->in != NULL && c->in_start == c->in_end) {
+        shelf_put(&in_shelf, c->parser); /* the struct input's start */
+        c->parser = NULL;
+        c->in = NULL;
+        c->in_start = c->in_end = 0;
+    }
+}
+
+static void return_out(struct conn *c)
+{
+    if (lending && c->out != NULL) {
+        shelf_put(&out_shelf, c->out);
+        c->out = NULL;
+    }
+}
 
 static long long idle_deadline(long long now_us)
 {
@@ -82,9 +177,13 @@ static void respond(struct conn *c)
     struct http_response *response = &c->ticket.response;
     if (closing_rung())
         response->connection = CONNECTION_CLOSE;
-    size_t len = http_format_response(c->out, sizeof c->out, response);
+    size_t len = have_out(c) ? http_format_response(c->out,
+                                                    HTTP_MAX_RESPONSE,
+                                                    response)
+                             : 0;
     if (len == 0) {
-        enter(c, CONN_CLOSED); /* a bug: HTTP_MAX_RESPONSE too small */
+        enter(c, CONN_CLOSED); /* no memory, or a bug: HTTP_MAX_RESPONSE
+                                  too small */
         return;
     }
     c->sending_continue = false;
@@ -107,6 +206,7 @@ static void answered(struct conn *c)
         enter(c, CONN_READING); /* the body comes next */
         return;
     }
+    return_out(c);
     const struct http_response *response = &c->ticket.response;
     if (trace_enabled) {
         char cook[64];
@@ -122,7 +222,8 @@ static void answered(struct conn *c)
         enter(c, CONN_LINGERING);
         return;
     }
-    http_parser_reset(&c->parser);
+    if (c->parser != NULL)
+        http_parser_reset(c->parser);
     c->continue_sent = false;
     c->request_deadline_us = idle_deadline(monotonic_us());
     enter(c, CONN_READING);
@@ -167,25 +268,31 @@ static bool write_some(struct conn *c)
  */
 static bool receive(struct conn *c)
 {
+    if (!have_in(c)) {
+        enter(c, CONN_CLOSED); /* no memory: this customer must go */
+        return false;
+    }
     if (c->in_start > 0) {
         memmove(c->in, c->in + c->in_start, c->in_end - c->in_start);
         c->in_end -= c->in_start;
         c->in_start = 0;
     }
-    if (c->in_end == sizeof c->in) { /* cannot happen: the parser refuses */
+    if (c->in_end == CONN_IN_SIZE) { /* cannot happen: the parser refuses */
         enter(c, CONN_CLOSED);       /* anything longer first */
         return false;
     }
     ssize_t n = recv(c->customer.fd, c->in + c->in_end,
-                     sizeof c->in - c->in_end, 0);
+                     CONN_IN_SIZE - c->in_end, 0);
     if (n > 0) {
         c->in_end += (size_t)n;
         return true;
     }
     if (n < 0 && errno == EINTR)
         return true;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return_in(c); /* nothing of a request here: an idle customer */
         return false; /* nothing yet: wait until readable */
+    }
     /* 0: they finished sending, and no whole request is left to answer;
      * otherwise ECONNRESET and friends. */
     enter(c, CONN_CLOSED);
@@ -225,14 +332,16 @@ static void take(struct conn *c, const struct http_request *request)
 static bool read_some(struct conn *c)
 {
     const struct http_request *request = NULL;
+    if (c->in == NULL) /* lent back while idle: nothing to parse yet */
+        return receive(c);
     const char *at = c->in + c->in_start;
-    switch (http_parse(&c->parser, at, c->in_end - c->in_start, &request)) {
+    switch (http_parse(c->parser, at, c->in_end - c->in_start, &request)) {
     case HTTP_COMPLETE:
         take(c, request);
         return true;
     case HTTP_ERROR:
-        pizzeria_refuse(&c->ticket, c->parser.error_status,
-                        c->parser.error_reason);
+        pizzeria_refuse(&c->ticket, c->parser->error_status,
+                        c->parser->error_reason);
         refuse(c);
         return true;
     case HTTP_HEAD_READY:
@@ -241,6 +350,10 @@ static bool read_some(struct conn *c)
             if (!pizzeria_check_head(request, &c->ticket)) {
                 refuse(c);
                 return true;
+            }
+            if (!have_out(c)) {
+                enter(c, CONN_CLOSED);
+                return false;
             }
             memcpy(c->out, HTTP_CONTINUE, HTTP_CONTINUE_LEN);
             start_writing(c, HTTP_CONTINUE_LEN);
@@ -419,17 +532,27 @@ bool conn_closed(const struct conn *c)
 // @snippet conn-open
 struct conn *conn_open(const struct customer *customer)
 {
-    /* Both buffers come with the connection, once: a visit allocates
-     * nothing more, however many requests it brings. */
-    struct conn *c = malloc(sizeof *c);
+    /* Both buffers come with the connection, once, in the same block: a
+     * visit allocates nothing more, however many requests it brings.
+     * Unless they are lent (step 07): then they come when needed. */
+    size_t buffers = lending ? 0 : sizeof(struct input) + HTTP_MAX_RESPONSE;
+    struct conn *c = malloc(sizeof *c + buffers);
     if (c == NULL) {
         close(customer->fd);
         trace_event(customer->number, "close", "out of memory");
         return NULL;
     }
     c->customer = *customer;
+    c->parser = NULL;
+    c->in = c->out = NULL;
+    if (!lending) {
+        struct input *input = (struct input *)(c + 1);
+        c->parser = &input->parser;
+        c->in = input->bytes;
+        c->out = (char *)(input + 1);
+        http_parser_reset(c->parser);
+    }
     c->state = CONN_READING;
-    http_parser_reset(&c->parser);
     c->in_start = c->in_end = 0;
     c->continue_sent = c->sending_continue = false;
     c->out_len = c->out_sent = 0;
@@ -446,6 +569,11 @@ void conn_free(struct conn *c)
 {
     if (c->state != CONN_CLOSED)
         enter(c, CONN_CLOSED);
+    if (lending) {
+        c->in_start = c->in_end; /* whatever is left is dropped */
+        return_in(c);
+        return_out(c);
+    }
     open_conns--;
     free(c);
 }

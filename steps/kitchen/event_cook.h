@@ -46,13 +46,15 @@ enum conn_interest {
 };
 // @end conn-states
 
+enum { CONN_IN_SIZE = 32768 }; /* > HTTP_MAX_REQUEST: a request fits */
+
 // @snippet conn
 struct conn {
     struct customer customer; /* fd, number, peer */
     enum conn_state state;
 
     /* Reading: the request being parsed starts at in + in_start. */
-    struct http_parser parser;
+    struct http_parser *parser; /* kept with the input buffer */
     size_t in_start, in_end;
     bool continue_sent; /* "100 Continue" already said for this request */
     bool sending_continue;
@@ -72,8 +74,11 @@ struct conn {
     size_t drained; /* lingering: bytes read and dropped */
     bool more;      /* stopped at its fair share with work left (step 07) */
 
-    char in[32768]; /* > HTTP_MAX_REQUEST: a whole request always fits */
-    char out[HTTP_MAX_RESPONSE];
+    /* The buffers: CONN_IN_SIZE and HTTP_MAX_RESPONSE bytes, allocated
+     * with the connection, or lent only while it is busy (step 07). The
+     * parser goes with the input: an idle customer needs neither. */
+    char *in;
+    char *out;
 };
 // @end conn
 
@@ -114,6 +119,17 @@ void conn_set_fair_share(unsigned moves);
 bool conn_wants_another_turn(const struct conn *conn);
 void conn_continue(struct conn *conn);
 // @end fair-share
+
+// @snippet lend-buffers
+/*
+ * Buffers only while busy (step 07): a connection holds its input buffer
+ * while part of a request is in it, its output buffer while an answer is
+ * going out, and gives both back to a small pool of spares when it waits
+ * with nothing pending. An idle customer then costs a struct conn and no
+ * buffer. Off by default: the buffers come with the connection.
+ */
+void conn_lend_buffers(bool lend);
+// @end lend-buffers
 
 // @snippet door-api
 /*
