@@ -216,6 +216,7 @@ int main(int argc, char **argv)
     kitchen_open(&step, &options);
     closing_prepare(on_closing_signal);
     conn_set_fair_share(FAIR_SHARE);
+    conn_lend_buffers(true); /* an idle customer holds no buffer */
 
     door_open(&kitchen.door, kitchen_open_door(&options));
     kitchen.loop = loop_create();

@@ -1,0 +1,197 @@
+"""Step 07, the event loop: one cook, order tickets on a rail, an oven
+that rings.
+
+What the architecture promises, as a client can see it: one process with
+one thread; every order's oven and every customer's patience are timers on
+the loop's heap, not descriptors; ten thousand customers with orders are
+served at once; no customer (slow, silent, never reading, pipelining)
+holds up another; a customer who leaves while their pizza bakes leaves no
+oven ringing for nobody; closing time mid-bake is prompt. The checks
+common to the one-cook steps are in readiness.py.
+"""
+import os
+import selectors
+import signal
+import socket
+import time
+
+import pytest
+
+import pizzeria as pz
+import readiness
+
+STEP = "07-state-machine"
+
+
+def test_one_process_one_thread(start_server):
+    readiness.single_thread(start_server)
+
+
+def test_concurrent_orders_overlap(start_server):
+    readiness.orders_overlap(start_server, k=8, bake_ms=300)
+
+
+def test_slow_customers_do_not_delay_others(start_server):
+    readiness.slow_customers_do_not_delay_others(start_server)
+
+
+def test_a_customer_who_never_reads_is_held_back(start_server, tmp_path):
+    readiness.never_reader_is_held_back(start_server, tmp_path)
+
+
+def test_no_descriptor_leak_after_bursts(start_server):
+    readiness.no_descriptor_leak_after_bursts(start_server)
+
+
+def test_idle_timeout_closes_while_others_are_served(start_server, tmp_path):
+    readiness.idle_timeout_closes_while_others_are_served(start_server,
+                                                          tmp_path)
+
+
+def test_out_of_descriptors_sheds_and_carries_on(start_server):
+    readiness.out_of_descriptors(start_server)
+
+
+def timer_descriptors(pid):
+    found = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if "timerfd" in os.readlink(f"/proc/{pid}/fd/{fd}"):
+                found += 1
+        except OSError:
+            pass
+    return found
+
+
+def test_10000_customers_order_at_once(start_server):
+    """Ten thousand connections, each with an order: one thread bakes them
+    all together (the timers are on the heap: no descriptor per order), so
+    the last answer comes long before ten thousand bakes in a row."""
+    n, bake_ms = 10000, 500
+    readiness.raise_fd_limit(n + 200)
+    server = start_server("--bake-ms", str(bake_ms))
+    request = pz.request_bytes("POST", "/order",
+                               body=pz.order_body("margherita"))
+    sel = selectors.DefaultSelector()
+    socks, answers = [], {}
+    started = time.monotonic()
+    try:
+        for _ in range(n):
+            s = socket.create_connection((server.host, server.port),
+                                         timeout=5)
+            s.sendall(request)
+            s.setblocking(False)
+            socks.append(s)
+            sel.register(s, selectors.EVENT_READ)
+            answers[s] = b""
+        assert timer_descriptors(server.pid) == 0
+        assert len(server.threads()) == 1
+        done = 0
+        deadline = time.monotonic() + 12
+        while done < n and time.monotonic() < deadline:
+            for key, _ in sel.select(timeout=1):
+                s = key.fileobj
+                data = s.recv(4096)
+                answers[s] += data
+                if not data or b'"baked_ms"' in answers[s] and \
+                        answers[s].endswith(b"}"):
+                    sel.unregister(s)
+                    done += 1
+        elapsed = time.monotonic() - started
+        assert done == n, f"{done} of {n} answered in {elapsed:.1f} s"
+        ok = sum(1 for a in answers.values()
+                 if a.startswith(b"HTTP/1.1 200 "))
+        assert ok == n, f"only {ok} of {n} orders answered 200"
+        # Ten thousand bakes in a row would take 5000 s.
+        assert elapsed < 12
+    finally:
+        sel.close()
+        readiness.close_all(socks)
+
+
+def test_pipelined_requests_behind_an_order_wait_their_turn(start_server):
+    """An order, a page and a second order in one packet: the answers come
+    in that order, the page only once the first pizza is out."""
+    bake_ms = 300
+    server = start_server("--bake-ms", str(bake_ms))
+    batch = (pz.request_bytes("POST", "/order",
+                              body=pz.order_body("margherita")) +
+             pz.request_bytes("GET", "/menu") +
+             pz.request_bytes("POST", "/order",
+                              body=pz.order_body("diavola")))
+    with server.connect() as c:
+        started = time.monotonic()
+        c.send(batch)
+        first = c.read_response()
+        page = c.read_response()
+        page_at = time.monotonic() - started
+        second = c.read_response()
+        second_at = time.monotonic() - started
+    assert first.status == 200 and first.json()["pizza"] == "margherita"
+    assert page.status == 200 and page.body.startswith(b"[")
+    assert second.status == 200 and second.json()["pizza"] == "diavola"
+    assert page_at >= bake_ms / 1000 * 0.95
+    assert second_at >= 2 * bake_ms / 1000 * 0.95
+    assert second.json()["order"] == first.json()["order"] + 1
+
+
+def test_baked_ms_is_the_bake_time(start_server):
+    """Under light load the oven's timer rings on time: never early, and
+    no more than 100 ms late."""
+    bake_ms = 200
+    server = start_server("--bake-ms", str(bake_ms))
+    with server.connect() as c:
+        for pizza in ("margherita", "marinara", "diavola"):
+            baked = c.order(pizza).json()["baked_ms"]
+            assert bake_ms <= baked <= bake_ms + 100, baked
+
+
+def test_leaving_while_baking_cancels_the_oven(start_server, tmp_path):
+    """Customers who reset the connection while their pizza bakes: their
+    timers are cancelled with them, so nothing is baked out or written for
+    them (the trace shows oven-in, close, and nothing after), and the
+    kitchen, sanitizers included, carries on. (A customer who only closes
+    their side is still owed the answer: PROTOCOL.md's half-close.)"""
+    trace = tmp_path / "trace"
+    bake_ms = 300
+    server = start_server("--bake-ms", str(bake_ms), "--trace", str(trace))
+    empty_kitchen = readiness.settled_fd_count(server)
+    leavers = []
+    for i in range(20):
+        c = server.connect()
+        c.request("POST", "/order", body=pz.order_body("margherita"))
+        leavers.append(c)
+    assert pz.wait_until(
+        lambda: sum(" oven-in " in line
+                    for line in readiness.trace_lines(trace)) == 20, 2.0)
+    for c in leavers:
+        c.reset()
+    time.sleep(bake_ms / 1000 + 0.3)
+    with server.connect() as other:
+        assert other.order("marinara").status == 200
+    lines = readiness.trace_lines(trace)
+    for conn in range(1, 21):
+        assert readiness.events_of(trace, conn, "close") == 1, conn
+        assert readiness.events_of(trace, conn, "oven-out") == 0, conn
+        assert readiness.events_of(trace, conn, "response") == 0, conn
+    assert any(" oven-out 21 " in line for line in lines)
+    assert readiness.settled_fd_count(server) == empty_kitchen
+
+
+def test_closing_time_mid_bake(start_server):
+    """SIGTERM with orders in a long bake: the loop hears the bell (its
+    pipe is one of the watched descriptors) and the kitchen exits 0 at
+    once, not when the pizzas are done."""
+    server = start_server("--bake-ms", "10000")
+    clients = [server.connect() for _ in range(5)]
+    try:
+        for c in clients:
+            c.request("POST", "/order", body=pz.order_body("margherita"))
+        time.sleep(0.2)
+        taken = server.stop(signal.SIGTERM)
+        assert taken < 2.0
+        for c in clients:
+            assert c.is_closed_by_server(timeout=2.0)
+    finally:
+        for c in clients:
+            c.close()
