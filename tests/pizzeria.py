@@ -715,6 +715,28 @@ def start(step, *flags, env=None, ready_timeout=START_TIMEOUT,
                   valgrind=valgrind)
 
 
+def settled_fd_count(server, timeout=2.0):
+    """The server's descriptor count once it has stayed put for 0.2 s (a
+    connection the client just closed may not be closed by the server yet)."""
+    deadline = time.monotonic() + timeout
+    last = server.fd_count()
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = server.fd_count()
+        if now == last:
+            return now
+        last = now
+    return last
+
+
+def trace_lines(path):
+    """The lines of a --trace file so far (none if it is not there yet)."""
+    try:
+        return Path(path).read_text().splitlines()
+    except FileNotFoundError:
+        return []
+
+
 # ---------------------------------------------------------------- checks
 
 _IMF_FIXDATE = re.compile(

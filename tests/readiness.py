@@ -38,25 +38,10 @@ def raise_fd_limit(needed):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def settled_fd_count(server, timeout=2.0):
-    """The server's descriptor count once it has stayed put for 0.2 s (a
-    connection the client just closed may not be closed by the server yet)."""
-    deadline = time.monotonic() + timeout
-    last = server.fd_count()
-    while time.monotonic() < deadline:
-        time.sleep(0.2)
-        now = server.fd_count()
-        if now == last:
-            return now
-        last = now
-    return last
+settled_fd_count = pz.settled_fd_count
 
 
-def trace_lines(path):
-    try:
-        return path.read_text().splitlines()
-    except FileNotFoundError:
-        return []
+trace_lines = pz.trace_lines
 
 
 def events_of(path, conn, event):

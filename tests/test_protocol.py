@@ -90,25 +90,10 @@ def check_receipt(receipt, step, server_pid):
     return m
 
 
-def settled_fd_count(server, timeout=2.0):
-    """The server's descriptor count once it has stayed put for 0.2 s (a
-    connection the client just closed may not be closed by the server yet)."""
-    deadline = time.monotonic() + timeout
-    last = server.fd_count()
-    while time.monotonic() < deadline:
-        time.sleep(0.2)
-        now = server.fd_count()
-        if now == last:
-            return now
-        last = now
-    return last
+settled_fd_count = pz.settled_fd_count
 
 
-def read_trace(path):
-    try:
-        return path.read_text().splitlines()
-    except FileNotFoundError:
-        return []
+read_trace = pz.trace_lines
 
 
 TRACE_LINE = re.compile(r"(\d+)\.(\d{6}) (accept|request|oven-in|oven-out|"
