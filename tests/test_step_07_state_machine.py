@@ -155,7 +155,7 @@ def test_leaving_while_baking_cancels_the_oven(start_server, tmp_path):
     trace = tmp_path / "trace"
     bake_ms = 300
     server = start_server("--bake-ms", str(bake_ms), "--trace", str(trace))
-    empty_kitchen = readiness.settled_fd_count(server)
+    empty_kitchen = pz.settled_fd_count(server)
     leavers = []
     for i in range(20):
         c = server.connect()
@@ -163,19 +163,19 @@ def test_leaving_while_baking_cancels_the_oven(start_server, tmp_path):
         leavers.append(c)
     assert pz.wait_until(
         lambda: sum(" oven-in " in line
-                    for line in readiness.trace_lines(trace)) == 20, 2.0)
+                    for line in pz.trace_lines(trace)) == 20, 2.0)
     for c in leavers:
         c.reset()
     time.sleep(bake_ms / 1000 + 0.3)
     with server.connect() as other:
         assert other.order("marinara").status == 200
-    lines = readiness.trace_lines(trace)
+    lines = pz.trace_lines(trace)
     for conn in range(1, 21):
         assert readiness.events_of(trace, conn, "close") == 1, conn
         assert readiness.events_of(trace, conn, "oven-out") == 0, conn
         assert readiness.events_of(trace, conn, "response") == 0, conn
     assert any(" oven-out 21 " in line for line in lines)
-    assert readiness.settled_fd_count(server) == empty_kitchen
+    assert pz.settled_fd_count(server) == empty_kitchen
 
 
 def test_closing_time_mid_bake(start_server):
