@@ -1,0 +1,657 @@
+"""make bench: the study behind the book's figures.
+
+Four parts, each run against every step present (steps/NN-name/server.c),
+each bounded in time, each writing a CSV and SVG plots (gnuplot) into one
+directory, with machine.json beside them: the CPU, the cores, the kernel and
+the exact command, since a figure without its machine means nothing.
+
+  1. scaling     wall time and memory (PSS of the whole process tree) versus
+                 N concurrent customers, N in 1, 10, 100, 1000, 10000, each
+                 ordering one pizza with the same oven time; a step gets no N
+                 it cannot seat, and the CSV says why
+  2. throughput  keep-alive GET / and POST /order (bake 0) with wrk, for
+                 every step and for nginx (1 and 2 workers, serving the same
+                 front page), server and wrk pinned to different cores; the
+                 server's CPU time per request from /proc
+  3. idle        latency of one active customer while M silent ones sit at
+                 their tables (steps with a readiness API: 04 onwards)
+  4. timeline    10 orders, from each step's --trace: one lane per cook
+
+    python3 bench/bench.py [--quick] [--out DIR] [--parts scaling idle ...]
+                           [--steps 01 07]
+
+--quick is the harness's own check (make test runs it): small sizes, short
+runs, under two minutes; its numbers are not figures for the book.
+"""
+import argparse
+import csv
+import json
+import os
+import platform
+import re
+import resource
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+# The harness in tests/ picks the sanitizer build when asked; a benchmark
+# measures the normal build, whatever the calling environment says.
+os.environ.pop("PIZZERIA_BUILD", None)
+import race  # noqa: E402  tree(), pss_kib(), Sampler, race(), start_server()
+import idle_latency  # noqa: E402  measure()
+
+ROOT = race.ROOT
+LOADGEN = race.LOADGEN
+
+FULL = {
+    "customers": [1, 10, 100, 1000, 10000], "bake_ms": 1000,
+    "wrk_seconds": 5, "wrk_connections": 50,
+    "idle": [10, 100, 1000, 3000, 10000], "idle_seconds": 3,
+    "timeline_bake_ms": 300,
+}
+QUICK = {
+    "customers": [1, 10], "bake_ms": 100,
+    "wrk_seconds": 1, "wrk_connections": 4,
+    "idle": [10, 100], "idle_seconds": 1,
+    "timeline_bake_ms": 50,
+}
+TIMELINE_ORDERS = 10
+# Past this many customers a step that serves one at a time would only
+# measure N times the oven.
+BLOCKING_LIMIT = 10
+
+COLUMNS = {
+    "scaling": ["step", "customers", "bake_ms", "wall_s", "orders_per_s",
+                "p50_ms", "p99_ms", "failed", "peak_pss_kib",
+                "peak_processes", "peak_threads", "note"],
+    "throughput": ["server", "request", "connections", "seconds", "requests",
+                   "requests_per_s", "p50_ms", "p99_ms", "errors",
+                   "server_cpu_s", "cpu_us_per_request", "note"],
+    "idle": ["step", "idle", "requests_per_s", "p50_ms", "p90_ms", "p99_ms",
+             "max_ms", "rss_before_kib", "rss_after_kib",
+             "bytes_per_idle", "note"],
+    "timeline": ["step", "conn", "cook", "accept_s", "oven_in_s",
+                 "oven_out_s", "response_s", "close_s"],
+}
+
+
+def say(*words):
+    print(*words, file=sys.stderr, flush=True)
+
+
+def write_csv(out, part, rows):
+    with open(out / f"{part}.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, COLUMNS[part], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def manifest(step):
+    return json.loads((step / "step.json").read_text())
+
+
+def number(name):
+    return name.split("-")[0]
+
+
+# ------------------------------------------------------------ 1. scaling
+
+def most_customers(step):
+    """How many customers at once this step can seat, and why no more."""
+    m = manifest(step)
+    if not m["concurrent"]:
+        return BLOCKING_LIMIT, "serves one customer at a time"
+    limit = m["default_max_conns"] or BLOCKING_LIMIT
+    if m["process_per_connection"] or m["cook"] == "pid tid":
+        why = f"one cook per customer: --max-conns stops at {limit}"
+    elif limit < 10000:
+        why = f"select's checklist holds descriptors below FD_SETSIZE ({limit})"
+    else:
+        why = f"--max-conns {limit}"
+    return limit, why
+
+
+def scaling(steps, sizes):
+    rows = []
+    for step in steps:
+        limit, why = most_customers(step)
+        for n in sizes["customers"]:
+            row = {"step": step.name, "customers": n,
+                   "bake_ms": sizes["bake_ms"]}
+            if n > limit:
+                rows.append({**row, "note": f"skipped: {why}"})
+                continue
+            say(f"scaling: {step.name}, {n} customers")
+            try:
+                r = race.race(step, sizes["bake_ms"], n)
+            except Exception as e:   # one failed point is a row, not a crash
+                rows.append({**row, "note": f"failed: {e}"})
+                continue
+            rows.append({**row, "wall_s": r["wall_s"],
+                         "orders_per_s": r["orders_per_s"],
+                         "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"],
+                         "failed": r["failed"],
+                         "peak_pss_kib": round(r["peak_pss_mib"] * 1024),
+                         "peak_processes": r["peak_processes"],
+                         "peak_threads": r["peak_threads"], "note": "ok"})
+    return rows
+
+
+# --------------------------------------------------------- 2. throughput
+
+def cpu_ticks(pid):
+    """CPU time of pid's whole tree so far, in clock ticks: each process's
+    own user+system time, plus that of the children it has already reaped
+    (the fork step's finished cooks live on only there)."""
+    total = 0
+    for p in race.tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1]
+        except OSError:
+            continue
+        utime, stime, cutime, cstime = (int(x) for x in fields.split()[11:15])
+        total += utime + stime + cutime + cstime
+    return total
+
+
+def pinned(core, command):
+    """Server on one core, wrk on the other: on two cores each would
+    otherwise steal from the other and measure itself."""
+    if os.cpu_count() >= 2 and shutil.which("taskset"):
+        return ["taskset", "-c", str(core)] + command
+    return command
+
+
+def milliseconds(text):
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
+
+
+def parse_wrk(out):
+    figures = {"errors": 0}
+    m = re.search(r"(\d+) requests in ([\d.]+)(\w+)", out)
+    if m:
+        figures["requests"] = int(m.group(1))
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if m:
+        figures["requests_per_s"] = float(m.group(1))
+    for pct, key in (("50", "p50_ms"), ("99", "p99_ms")):
+        m = re.search(rf"^\s+{pct}%\s+(\S+)", out, re.M)
+        if m:
+            figures[key] = round(milliseconds(m.group(1)), 3)
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if m:
+        figures["errors"] += int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), "
+                  r"timeout (\d+)", out)
+    if m:
+        figures["errors"] += sum(int(x) for x in m.groups())
+    return figures
+
+
+POST_SCRIPT = """wrk.method = "POST"
+wrk.body = "pizza=margherita"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+"""
+
+
+def run_wrk(port, request, sizes, scripts):
+    command = ["wrk", "-t1", f"-c{sizes['wrk_connections']}",
+               f"-d{sizes['wrk_seconds']}s", "--latency", "--timeout", "5s"]
+    if request == "POST /order":
+        command += ["-s", scripts]
+    command.append(f"http://127.0.0.1:{port}"
+                   + request.split()[1])
+    out = subprocess.run(pinned(1, command), stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True,
+                         timeout=sizes["wrk_seconds"] + 30).stdout
+    return parse_wrk(out)
+
+
+def measured(pid, port, request, sizes, scripts):
+    """wrk against the server at port, and the CPU the server spent."""
+    before = cpu_ticks(pid)
+    figures = run_wrk(port, request, sizes, scripts)
+    cpu_s = (cpu_ticks(pid) - before) / os.sysconf("SC_CLK_TCK")
+    figures["server_cpu_s"] = round(cpu_s, 3)
+    if figures.get("requests"):
+        figures["cpu_us_per_request"] = round(
+            cpu_s * 1e6 / figures["requests"], 2)
+    return figures
+
+
+def start_step(step, *flags):
+    """A step on a free port, pinned to core 0; (process, port)."""
+    proc = subprocess.Popen(
+        pinned(0, [str(step / "pizzeria"), "--port", "0", *flags]),
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    line = proc.stdout.readline().decode()
+    match = re.search(r":(\d+)$", line.strip())
+    if not match:
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"{step.name} did not start: {line!r}")
+    return proc, int(match.group(1))
+
+
+def stop(proc):
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def front_page(step):
+    """The bytes of GET / from a running step: what nginx will serve."""
+    proc, port = start_step(step, "--bake-ms", "0")
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/",
+                                    timeout=5) as answer:
+            return answer.read()
+    finally:
+        stop(proc)
+
+
+def nginx_binary():
+    """Debian puts nginx in /usr/sbin, which a user's PATH may lack."""
+    found = shutil.which("nginx")
+    return found or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK)
+                     else None)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+NGINX_CONF = """worker_processes {workers};
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log;
+events {{ worker_connections 20000; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        root {dir}/www;
+        location = / {{
+            default_type "text/html; charset=utf-8";
+            try_files /index.html =404;
+        }}
+        # No oven and no kitchen: one fixed answer, the same size as ours.
+        location = /order {{
+            default_type application/json;
+            return 200 '{order}';
+        }}
+    }}
+}}
+"""
+NGINX_ORDER = ('{"order":1,"pizza":"margherita","qty":1,"total_cents":850,'
+               '"baked_ms":0,"cook":"pid 1"}')
+
+
+def start_nginx(workers, page, where):
+    for folder in (where.parent, where):
+        folder.chmod(0o755)   # nginx's workers run as nobody: they read it
+    (where / "www").mkdir(exist_ok=True)
+    (where / "www" / "index.html").write_bytes(page)
+    port = free_port()
+    conf = where / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(workers=workers, dir=where, port=port,
+                                      order=NGINX_ORDER))
+    proc = subprocess.Popen(pinned(0, [nginx_binary(), "-c", str(conf)]),
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.05)
+    stop(proc)
+    raise RuntimeError("nginx did not start: " +
+                       (where / "error.log").read_text()[-300:])
+
+
+def throughput(steps, sizes):
+    rows = []
+    if not shutil.which("wrk"):
+        return [{"server": "all", "note": "skipped: wrk is not installed "
+                 "(Debian: apt-get install wrk)"}]
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        scripts = Path(tmp) / "post.lua"
+        scripts.write_text(POST_SCRIPT)
+        base = {"connections": sizes["wrk_connections"],
+                "seconds": sizes["wrk_seconds"]}
+        for step in steps:
+            for request in ("GET /", "POST /order"):
+                say(f"throughput: {step.name}, {request}")
+                proc, port = start_step(step, "--bake-ms", "0")
+                try:
+                    figures = measured(proc.pid, port, request, sizes,
+                                       scripts)
+                    note = "ok"
+                    if not manifest(step)["concurrent"]:
+                        note = ("one customer at a time: the other "
+                                "connections wait in the backlog")
+                    rows.append({"server": step.name, "request": request,
+                                 **base, **figures, "note": note})
+                finally:
+                    stop(proc)
+        if not nginx_binary():
+            rows.append({"server": "nginx", "note": "skipped: nginx is not "
+                         "installed (Debian: apt-get install nginx)"})
+            return rows
+        page = front_page(steps[-1])
+        for workers in (1, 2):
+            for request in ("GET /", "POST /order"):
+                say(f"throughput: nginx, {workers} worker(s), {request}")
+                where = Path(tempfile.mkdtemp(dir=tmp))
+                proc, port = start_nginx(workers, page, where)
+                try:
+                    figures = measured(proc.pid, port, request, sizes,
+                                       scripts)
+                    note = (f"front page of {steps[-1].name}" if
+                            request == "GET /" else "a fixed answer, no oven")
+                    rows.append({"server": f"nginx-{workers}w",
+                                 "request": request, **base, **figures,
+                                 "note": note})
+                finally:
+                    stop(proc)
+    return rows
+
+
+# ---------------------------------------------------------------- 3. idle
+
+def loadgen_figures(text):
+    figures = {}
+    for line in text.splitlines():
+        parts = line.split(None, 1)
+        if len(parts) == 2:
+            figures[parts[0]] = parts[1]
+    return figures
+
+
+def idle(steps, sizes):
+    rows = []
+    for step in steps:
+        m = manifest(step)
+        if (not m["concurrent"] or m["cook"] != "pid"
+                or m["process_per_connection"]):
+            continue   # 01-03 have no tablet: a cook per customer, or none
+        limit, why = most_customers(step)
+        for n in sizes["idle"]:
+            row = {"step": step.name, "idle": n}
+            if n > limit:
+                rows.append({**row, "note": f"skipped: {why}"})
+                continue
+            say(f"idle: {step.name}, {n} silent customers")
+            try:
+                text = idle_latency.measure(
+                    idle_latency.pz.step_named(step.name), n,
+                    sizes["idle_seconds"])
+            except (Exception, SystemExit) as e:
+                rows.append({**row, "note": f"failed: {e}"})
+                continue
+            f = loadgen_figures(text)
+            memory = re.search(r"(\d+) -> (\d+) \((-?\d+) bytes",
+                               f.get("resident_kb", ""))
+            rows.append({**row, "requests_per_s": f.get("per_second"),
+                         "p50_ms": f.get("p50_ms"), "p90_ms": f.get("p90_ms"),
+                         "p99_ms": f.get("p99_ms"), "max_ms": f.get("max_ms"),
+                         "rss_before_kib": memory and memory.group(1),
+                         "rss_after_kib": memory and memory.group(2),
+                         "bytes_per_idle": memory and memory.group(3),
+                         "note": "ok"})
+    return rows
+
+
+# ------------------------------------------------------------ 4. timeline
+
+def read_trace(path):
+    """One row per connection: when each kitchen event happened, and the
+    cook who answered (the response line's detail after the status)."""
+    conns = {}
+    for line in Path(path).read_text().splitlines():
+        parts = line.split(" ", 3)
+        if len(parts) < 3:
+            continue
+        seconds, event, conn = float(parts[0]), parts[1], int(parts[2])
+        row = conns.setdefault(conn, {"conn": conn})
+        key = event.replace("-", "_") + "_s"
+        row.setdefault(key, seconds)
+        if event == "response" and len(parts) == 4:
+            row["cook"] = parts[3].split(" ", 1)[1] if " " in parts[3] else ""
+    return [conns[c] for c in sorted(conns)]
+
+
+def timeline(steps, sizes):
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        for step in steps:
+            say(f"timeline: {step.name}")
+            trace = Path(tmp) / f"{step.name}.trace"
+            proc, port = start_step(step, "--bake-ms",
+                                    str(sizes["timeline_bake_ms"]),
+                                    "--trace", str(trace))
+            try:
+                subprocess.run(
+                    [str(LOADGEN), "--port", str(port), "--concurrency",
+                     str(TIMELINE_ORDERS), "--requests", str(TIMELINE_ORDERS),
+                     "--order", "margherita", "--timeout-ms", "30000"],
+                    stdout=subprocess.DEVNULL, timeout=60)
+            finally:
+                stop(proc)
+            conns = read_trace(trace)
+            start = min((c.get("accept_s", 0) for c in conns), default=0)
+            for c in conns:
+                rows.append({"step": step.name, **{
+                    k: (round(v - start, 6) if k.endswith("_s") else v)
+                    for k, v in c.items()}})
+    return rows
+
+
+# ---------------------------------------------------------------- plots
+
+def datablock(name, lines):
+    return f"${name} << EOD\n" + "\n".join(lines) + "\nEOD\n"
+
+
+def svg_header(out, name, title, width=800, height=480):
+    return (f"set terminal svg size {width},{height} dynamic "
+            f"font 'sans,12' background '#ffffff'\n"
+            f"set output '{out / name}'\nset title \"{title}\"\n"
+            "set key outside right top\nset grid\n")
+
+
+def gnuplot(script):
+    subprocess.run(["gnuplot"], input=script, text=True, check=True,
+                   timeout=60)
+
+
+def plot_lines(out, name, title, rows, series, x, y, xlabel, ylabel,
+               logy=True):
+    blocks, plots = "", []
+    for i, label in enumerate(series):
+        points = [f"{r[x]} {r[y]}" for r in rows
+                  if r["step"] == label and r.get(y) not in (None, "")]
+        if not points:
+            continue
+        blocks += datablock(f"s{i}", points)
+        plots.append(f"$s{i} using 1:2 with linespoints lw 2 pt 7 "
+                     f"title '{label}'")
+    if not plots:
+        return
+    gnuplot(svg_header(out, name, title) + blocks +
+            f"set logscale x\n{'set logscale y' if logy else ''}\n"
+            f"set xlabel '{xlabel}'\nset ylabel '{ylabel}'\n"
+            "plot " + ", ".join(plots) + "\n")
+
+
+def plot_throughput(out, rows):
+    done = [r for r in rows if r.get("requests_per_s") not in (None, "")]
+    if not done:
+        return
+    servers = list(dict.fromkeys(r["server"] for r in done))
+    for column, name, ylabel in (
+            ("requests_per_s", "throughput-rps.svg", "requests per second"),
+            ("cpu_us_per_request", "throughput-cpu.svg",
+             "server CPU time per request (µs)")):
+        lines = []
+        for s in servers:
+            get = {r["request"]: r.get(column) or 0 for r in done
+                   if r["server"] == s}
+            lines.append(f"\"{s}\" {get.get('GET /', 0)} "
+                         f"{get.get('POST /order', 0)}")
+        gnuplot(svg_header(out, name, "Keep-alive, bake 0, wrk -t1 on "
+                           "another core", 900, 480) +
+                datablock("d", lines) +
+                "set style data histograms\nset style histogram cluster "
+                "gap 1\nset style fill solid 0.8 border -1\n"
+                "set xtics rotate by -30\n"
+                f"set ylabel '{ylabel}'\nset yrange [0:*]\n"
+                "plot $d using 2:xtic(1) title 'GET /', "
+                "'' using 3 title 'POST /order'\n")
+
+
+def plot_timelines(out, rows):
+    for step in dict.fromkeys(r["step"] for r in rows):
+        conns = [r for r in rows if r["step"] == step]
+        cooks = list(dict.fromkeys(r.get("cook", "?") for r in conns))
+        table, oven = [], []
+        for r in conns:
+            lane = cooks.index(r.get("cook", "?"))
+            # Each customer a thin stripe in its cook's lane, so that the
+            # one cook's many orders do not hide one another.
+            y = lane + 0.1 + 0.8 * (r["conn"] - 1) / max(len(conns), 1)
+            h = 0.3 * 0.8 / max(len(conns), 1)
+            if r.get("accept_s") is not None and r.get("close_s") is not None:
+                table.append(f"{r['accept_s']} {r['close_s']} "
+                             f"{y - h} {y + h}")
+            if r.get("oven_in_s") is not None and \
+                    r.get("oven_out_s") is not None:
+                oven.append(f"{r['oven_in_s']} {r['oven_out_s']} "
+                            f"{y - h} {y + h}")
+        height = 200 + 40 * min(len(cooks), 12)
+        ytics = ", ".join(f"\"{c[:24]}\" {i + 0.5}"
+                          for i, c in enumerate(cooks))
+        gnuplot(svg_header(out, f"timeline-{number(step)}.svg",
+                           f"{step}: {len(conns)} orders, one lane per cook",
+                           800, height) +
+                datablock("table", table or ["0 0 0 0"]) +
+                datablock("oven", oven or ["0 0 0 0"]) +
+                f"set ytics ({ytics})\nset yrange [0:{len(cooks)}]\n"
+                "set xlabel 'seconds since the first customer sat down'\n"
+                "set ylabel 'cook'\nset style fill solid 0.9 noborder\n"
+                "plot $table using (($1+$2)/2):(($3+$4)/2):1:2:3:4 with boxxyerror lc rgb '#9ecae1' "
+                "title 'at the table', $oven using (($1+$2)/2):(($3+$4)/2):1:2:3:4 with boxxyerror "
+                "lc rgb '#d94801' title 'in the oven'\n")
+
+
+def plot(out, part, rows, steps):
+    names = [s.name for s in steps]
+    if part == "scaling":
+        done = [r for r in rows if r.get("note") == "ok"]
+        bake = rows[0]["bake_ms"] if rows else 0
+        plot_lines(out, "scaling-wall.svg", f"Every customer orders one "
+                   f"pizza at once; the oven takes {bake} ms", done, names,
+                   "customers", "wall_s", "customers at once (N)",
+                   "wall time until the last answer (s)")
+        plot_lines(out, "scaling-memory.svg", "Peak memory of the server's "
+                   "whole process tree (PSS)", done, names, "customers",
+                   "peak_pss_kib", "customers at once (N)", "PSS (KiB)")
+    elif part == "throughput":
+        plot_throughput(out, rows)
+    elif part == "idle":
+        done = [r for r in rows if r.get("note") == "ok"]
+        plot_lines(out, "idle-latency.svg", "One customer asking for the "
+                   "menu while M others sit in silence", done, names, "idle",
+                   "p50_ms", "silent customers (M)",
+                   "median round trip of the active customer (ms)")
+    elif part == "timeline":
+        plot_timelines(out, rows)
+
+
+# ---------------------------------------------------------------- machine
+
+def machine(command, quick):
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+
+    def version(tool, flag):
+        if not shutil.which(tool):
+            return None
+        run = subprocess.run([tool, flag], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+        return run.stdout.strip().splitlines()[0] if run.stdout else None
+
+    return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
+            "command": command, "quick": quick,
+            "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+            "wrk": version("wrk", "-v"),
+            "nginx": nginx_binary() and version(nginx_binary(), "-v"),
+            "gnuplot": version("gnuplot", "--version")}
+
+
+PARTS = {"scaling": scaling, "throughput": throughput, "idle": idle,
+         "timeline": timeline}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", help="default: book/figures/bench, or "
+                        "build/bench-quick with --quick")
+    parser.add_argument("--parts", nargs="*", choices=list(PARTS),
+                        default=list(PARTS))
+    parser.add_argument("--steps", nargs="*")
+    args = parser.parse_args()
+
+    sizes = QUICK if args.quick else FULL
+    out = Path(args.out or ROOT / ("build/bench-quick" if args.quick
+                                   else "book/figures/bench"))
+    out.mkdir(parents=True, exist_ok=True)
+    steps = race.steps(args.steps)
+    if not steps:
+        sys.exit("no steps to measure")
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    command = " ".join(shlex.quote(a) for a in
+                       ["python3", "bench/bench.py"] + sys.argv[1:])
+    facts = machine(command, args.quick)
+    facts["seconds"] = {}
+    for part in args.parts:
+        began = time.monotonic()
+        rows = PARTS[part](steps, sizes)
+        write_csv(out, part, rows)
+        plot(out, part, rows, steps)
+        facts["seconds"][part] = round(time.monotonic() - began, 1)
+        say(f"{part}: {len(rows)} rows in {facts['seconds'][part]} s")
+    facts["sizes"] = sizes
+    (out / "machine.json").write_text(json.dumps(facts, indent=1) + "\n")
+    say(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
