@@ -113,7 +113,7 @@ def most_customers(step):
     if m["process_per_connection"] or m["cook"] == "pid tid":
         why = f"one cook per customer: --max-conns stops at {limit}"
     elif limit < 10000:
-        why = f"select's checklist holds descriptors below FD_SETSIZE ({limit})"
+        why = f"select's checklist stops below FD_SETSIZE ({limit})"
     else:
         why = f"--max-conns {limit}"
     return limit, why
@@ -531,17 +531,25 @@ def plot_throughput(out, rows):
                 "'' using 3 title 'POST /order'\n")
 
 
+# Rows of "from to bottom top": boxxyerror wants a centre and the corners.
+BOX = "using (($1+$2)/2):(($3+$4)/2):1:2:3:4 with boxxyerror"
+
+
 def plot_timelines(out, rows):
     for step in dict.fromkeys(r["step"] for r in rows):
         conns = [r for r in rows if r["step"] == step]
         cooks = list(dict.fromkeys(r.get("cook", "?") for r in conns))
         table, oven = [], []
+        seated = {}
         for r in conns:
-            lane = cooks.index(r.get("cook", "?"))
+            cook = r.get("cook", "?")
+            lane, stripe = cooks.index(cook), seated.get(cook, 0)
+            seated[cook] = stripe + 1
+            share = sum(1 for c in conns if c.get("cook", "?") == cook)
             # Each customer a thin stripe in its cook's lane, so that the
             # one cook's many orders do not hide one another.
-            y = lane + 0.1 + 0.8 * (r["conn"] - 1) / max(len(conns), 1)
-            h = 0.3 * 0.8 / max(len(conns), 1)
+            y = lane + 0.1 + 0.8 * (stripe + 0.5) / share
+            h = 0.3 * 0.8 / share
             if r.get("accept_s") is not None and r.get("close_s") is not None:
                 table.append(f"{r['accept_s']} {r['close_s']} "
                              f"{y - h} {y + h}")
@@ -560,9 +568,8 @@ def plot_timelines(out, rows):
                 f"set ytics ({ytics})\nset yrange [0:{len(cooks)}]\n"
                 "set xlabel 'seconds since the first customer sat down'\n"
                 "set ylabel 'cook'\nset style fill solid 0.9 noborder\n"
-                "plot $table using (($1+$2)/2):(($3+$4)/2):1:2:3:4 with boxxyerror lc rgb '#9ecae1' "
-                "title 'at the table', $oven using (($1+$2)/2):(($3+$4)/2):1:2:3:4 with boxxyerror "
-                "lc rgb '#d94801' title 'in the oven'\n")
+                f"plot $table {BOX} lc rgb '#9ecae1' title 'at the table', "
+                f"$oven {BOX} lc rgb '#d94801' title 'in the oven'\n")
 
 
 def plot(out, part, rows, steps):
