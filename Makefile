@@ -8,6 +8,7 @@
 #   make book-pdf         the book as a PDF, book/out/pizzeria.pdf
 #   make exercise EX=...  check your solution to an exercise
 #   make race             the same rush hour at every step, one table
+#   make bench [QUICK=1]  the book's figures: CSV + SVG in book/figures/bench
 #   make fuzz             fuzz the HTTP parser for FUZZ_SECONDS (60)
 #   make asan             the AddressSanitizer + UBSan build, in build/asan/
 #   make valgrind         the protocol suite with every server under valgrind
@@ -20,7 +21,7 @@ CC ?= cc
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
              -fno-sanitize-recover=undefined
 
-.PHONY: all run race test pytest-asan valgrind asan clang book book-pdf book-check fuzz exercise clean \
+.PHONY: all run race bench test pytest-asan valgrind asan clang book book-pdf book-check fuzz exercise clean \
         compile_commands.json
 
 all: $(STEPS:%=build-%) compile_commands.json
@@ -62,7 +63,7 @@ PIZZERIA_JOBS ?= 4
 export PIZZERIA_JOBS
 
 test:
-	@tests/tools/need pytest xdist pandoc dot curl valgrind epubcheck weasyprint
+	@tests/tools/need pytest xdist pandoc dot curl valgrind epubcheck weasyprint gnuplot
 	@$(MAKE) -s -j2 all asan clang
 	@$(MAKE) -s -C tests/unit run
 	PIZZERIA_NO_BUILD=1 $(PYTEST) tests
@@ -105,6 +106,14 @@ exercise: all
 race: all
 	@$(MAKE) -s -C bench
 	@python3 bench/race.py $(RACE_ARGS)
+
+# The study behind the book's figures (bench/bench.py): under 15 minutes on
+# 2 cores. QUICK=1 is the harness's own check, under 2 minutes, written to
+# build/bench-quick/ (its numbers are not the book's).
+bench: all
+	@tests/tools/need gnuplot wrk nginx
+	@$(MAKE) -s -C bench
+	@python3 bench/bench.py $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 FUZZ_SECONDS ?= 60
 fuzz:
