@@ -1,0 +1,127 @@
+"""make bench QUICK=1: the harness behind the book's figures still works.
+
+One quick run of bench/bench.py against every step (a minute or so), then
+checks of its output only: every CSV with its columns and rows that hold
+numbers where a run happened, every SVG drawn, the machine written down.
+It says nothing about speed: the figures of a quick run on a busy machine
+mean nothing, and the test must not depend on them.
+"""
+import csv
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import pizzeria as pz
+
+EXPECTED_COLUMNS = {
+    "scaling": ["step", "customers", "bake_ms", "wall_s", "orders_per_s",
+                "p50_ms", "p99_ms", "failed", "peak_pss_kib",
+                "peak_processes", "peak_threads", "note"],
+    "throughput": ["server", "request", "connections", "seconds", "requests",
+                   "requests_per_s", "p50_ms", "p99_ms", "errors",
+                   "server_cpu_s", "cpu_us_per_request", "note"],
+    "idle": ["step", "idle", "requests_per_s", "p50_ms", "p90_ms", "p99_ms",
+             "max_ms", "rss_before_kib", "rss_after_kib",
+             "bytes_per_idle", "note"],
+    "timeline": ["step", "conn", "cook", "accept_s", "oven_in_s",
+                 "oven_out_s", "response_s", "close_s"],
+}
+TIMELINE_ORDERS = 10
+
+
+def read(out, part):
+    with open(out / f"{part}.csv", newline="") as f:
+        reader = csv.DictReader(f)
+        return reader.fieldnames, list(reader)
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    if shutil.which("gnuplot") is None:
+        pytest.fail("gnuplot is missing: tests/tools/need gnuplot")
+    subprocess.run(["make", "-s", "-C", str(pz.ROOT / "bench")], check=True,
+                   timeout=60)
+    out = tmp_path_factory.mktemp("bench")
+    run = subprocess.run(
+        [sys.executable, str(pz.ROOT / "bench" / "bench.py"), "--quick",
+         "--out", str(out)], cwd=pz.ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-3000:]
+    return out
+
+
+def step_names():
+    return [s.name for s in pz.steps()]
+
+
+def test_every_csv_has_its_columns(quick):
+    for part, columns in EXPECTED_COLUMNS.items():
+        header, rows = read(quick, part)
+        assert header == columns, part
+        assert rows, f"{part}.csv has no rows"
+
+
+def test_scaling_measured_every_step(quick):
+    _, rows = read(quick, "scaling")
+    for name in step_names():
+        done = [r for r in rows if r["step"] == name and r["note"] == "ok"]
+        assert done, f"no scaling figure for {name}"
+        for r in done:
+            assert float(r["wall_s"]) > 0 and int(r["peak_pss_kib"]) > 0, r
+            assert int(r["peak_processes"]) >= 1, r
+            assert int(r["failed"]) == 0, r
+
+
+def test_throughput_measured_every_step_and_nginx(quick):
+    _, rows = read(quick, "throughput")
+    if shutil.which("wrk") is None:
+        assert rows[0]["note"].startswith("skipped"), rows
+        pytest.skip("wrk is not installed: the CSV says so")
+    servers = {r["server"] for r in rows if r.get("requests")}
+    assert set(step_names()) <= servers, servers
+    if shutil.which("nginx") or (pz.Path("/usr/sbin/nginx").exists()):
+        assert {"nginx-1w", "nginx-2w"} <= servers, servers
+    for r in rows:
+        if r.get("requests"):
+            assert int(r["requests"]) > 0 and float(r["server_cpu_s"]) > 0, r
+            assert int(r["errors"]) == 0, r
+
+
+def test_idle_latency_for_the_steps_with_a_tablet(quick):
+    _, rows = read(quick, "idle")
+    measured = {r["step"] for r in rows if r["note"] == "ok"}
+    with_tablet = {s.name for s in pz.steps()
+                   if s.manifest["concurrent"] and s.manifest["cook"] == "pid"
+                   and not s.manifest["process_per_connection"]}
+    assert measured == with_tablet
+    for r in rows:
+        if r["note"] == "ok":
+            assert float(r["p50_ms"]) > 0 and float(r["requests_per_s"]) > 0
+
+
+def test_timeline_has_ten_orders_per_step_with_a_cook(quick):
+    _, rows = read(quick, "timeline")
+    for name in step_names():
+        mine = [r for r in rows if r["step"] == name]
+        assert len(mine) == TIMELINE_ORDERS, name
+        for r in mine:
+            assert r["cook"].startswith("pid "), r
+            assert float(r["oven_in_s"]) <= float(r["oven_out_s"]) \
+                <= float(r["response_s"]), r
+
+
+def test_every_plot_drawn_and_the_machine_named(quick):
+    plots = ["scaling-wall", "scaling-memory", "idle-latency"]
+    plots += [f"timeline-{name[:2]}" for name in step_names()]
+    if shutil.which("wrk"):
+        plots += ["throughput-rps", "throughput-cpu"]
+    for name in plots:
+        svg = (quick / f"{name}.svg").read_text()
+        assert "<svg" in svg and "</svg>" in svg, name
+    machine = json.loads((quick / "machine.json").read_text())
+    for key in ("cpu", "cores", "kernel", "command"):
+        assert machine[key], key
+    assert machine["quick"] is True
