@@ -18,7 +18,7 @@ the exact command, since a figure without its machine means nothing.
   4. timeline    10 orders, from each step's --trace: one lane per cook
 
     python3 bench/bench.py [--quick] [--out DIR] [--parts scaling idle ...]
-                           [--steps 01 07]
+                           [--steps 01 07] [--replot]
 
 --quick is the harness's own check (make test runs it): small sizes, short
 runs, under two minutes; its numbers are not figures for the book.
@@ -85,6 +85,20 @@ COLUMNS = {
 
 def say(*words):
     print(*words, file=sys.stderr, flush=True)
+
+
+def read_csv(out, part):
+    """The rows of an earlier run, numbers as numbers, blanks as None."""
+    def value(text):
+        for kind in (int, float):
+            try:
+                return kind(text)
+            except ValueError:
+                pass
+        return text if text != "" else None
+    with open(out / f"{part}.csv", newline="") as f:
+        return [{k: value(v) for k, v in row.items()}
+                for row in csv.DictReader(f)]
 
 
 def write_csv(out, part, rows):
@@ -495,8 +509,9 @@ def plot_lines(out, name, title, rows, series, x, y, xlabel, ylabel,
         if not points:
             continue
         blocks += datablock(f"s{i}", points)
+        # The same colour for a step in every figure: its place in the list.
         plots.append(f"$s{i} using 1:2 with linespoints lw 2 pt 7 "
-                     f"title '{label}'")
+                     f"lt {i + 1} title '{label}'")
     if not plots:
         return
     gnuplot(svg_header(out, name, title) + blocks +
@@ -521,11 +536,11 @@ def plot_throughput(out, rows):
             lines.append(f"\"{s}\" {get.get('GET /', 0)} "
                          f"{get.get('POST /order', 0)}")
         gnuplot(svg_header(out, name, "Keep-alive, bake 0, wrk -t1 on "
-                           "another core", 900, 480) +
+                           "another core", 1100, 480) +
                 datablock("d", lines) +
                 "set style data histograms\nset style histogram cluster "
                 "gap 1\nset style fill solid 0.8 border -1\n"
-                "set xtics rotate by -30\n"
+                "set xtics font ',10'\n"
                 f"set ylabel '{ylabel}'\nset yrange [0:*]\n"
                 "plot $d using 2:xtic(1) title 'GET /', "
                 "'' using 3 title 'POST /order'\n")
@@ -632,6 +647,8 @@ def main():
     parser.add_argument("--parts", nargs="*", choices=list(PARTS),
                         default=list(PARTS))
     parser.add_argument("--steps", nargs="*")
+    parser.add_argument("--replot", action="store_true", help="only draw "
+                        "the plots again, from the CSV files in --out")
     args = parser.parse_args()
 
     sizes = QUICK if args.quick else FULL
@@ -641,6 +658,10 @@ def main():
     steps = race.steps(args.steps)
     if not steps:
         sys.exit("no steps to measure")
+    if args.replot:
+        for part in args.parts:
+            plot(out, part, read_csv(out, part), steps)
+        return
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
