@@ -31,6 +31,10 @@ EXPECTED_COLUMNS = {
 }
 TIMELINE_ORDERS = 10
 
+# One process runs them all, so the quick run (the module's fixture)
+# happens once, not once per worker.
+pytestmark = pytest.mark.xdist_group("bench")
+
 
 def read(out, part):
     with open(out / f"{part}.csv", newline="") as f:
