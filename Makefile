@@ -94,8 +94,8 @@ book-check:
 	@$(MAKE) -s -C book check
 
 # make exercise EX=01-request-timeout: run that exercise's check against
-# your working copy (see chapters/exercises/).
-exercise: all
+# your working copy (see chapters/exercises/); the check builds its step.
+exercise:
 	@tests/tools/need pytest
 	@if [ ! -f chapters/exercises/$(EX)/check.py ]; then \
 		echo "usage: make exercise EX=NAME, NAME one of:"; \
