@@ -293,9 +293,12 @@ NGINX_CONF = """worker_processes {workers};
 daemon off;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log;
-events {{ worker_connections 20000; }}
+events {{ worker_connections {connections}; }}
 http {{
     access_log off;
+    # As many answers on one connection as our pizzerias give (no limit):
+    # nginx's default closes it after 1000.
+    keepalive_requests 1000000000;
     client_body_temp_path {dir}/body;
     proxy_temp_path {dir}/proxy;
     fastcgi_temp_path {dir}/fastcgi;
@@ -320,7 +323,9 @@ NGINX_ORDER = ('{"order":1,"pizza":"margherita","qty":1,"total_cents":850,'
                '"baked_ms":0,"cook":"pid 1"}')
 
 
-def start_nginx(workers, page, where):
+def start_nginx(workers, page, where, connections=20000):
+    """nginx allocates its table of connections when it starts:
+    connections is the size of that table."""
     for folder in (where.parent, where):
         folder.chmod(0o755)   # nginx's workers run as nobody: they read it
     (where / "www").mkdir(exist_ok=True)
@@ -328,7 +333,8 @@ def start_nginx(workers, page, where):
     port = free_port()
     conf = where / "nginx.conf"
     conf.write_text(NGINX_CONF.format(workers=workers, dir=where, port=port,
-                                      order=NGINX_ORDER))
+                                      order=NGINX_ORDER,
+                                      connections=connections))
     proc = subprocess.Popen(pinned(0, [nginx_binary(), "-c", str(conf)]),
                             stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -434,7 +440,61 @@ def idle(steps, sizes):
                          "rss_after_kib": memory and memory.group(2),
                          "bytes_per_idle": memory and memory.group(3),
                          "note": "ok"})
+    if nginx_binary():
+        page = front_page(steps[-1])
+        for n in sizes["idle"]:
+            say(f"idle: nginx, one worker, {n} silent customers")
+            with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+                rows.append(nginx_idle(n, sizes, page, Path(tmp)))
     return rows
+
+
+def resident_kib(pid):
+    return sum(idle_latency.resident_kb(p) for p in race.tree(pid))
+
+
+def open_fds(pid):
+    return sum(len(os.listdir(f"/proc/{p}/fd")) for p in race.tree(pid))
+
+
+def nginx_idle(n, sizes, page, tmp):
+    """The same measurement against nginx with one worker, fresh: its
+    memory (master and worker, resident) before and after n silent
+    customers, and one customer asking for the front page meanwhile."""
+    where = tmp / "nginx"
+    where.mkdir()
+    # A table just large enough, as our steps' --max-conns n + 10, so that
+    # "before" does not hold 20000 empty places already.
+    proc, port = start_nginx(1, page, where, connections=n + 64)
+    row = {"step": "nginx-1w", "idle": n}
+    idle = []
+    try:
+        time.sleep(0.3)   # the worker is up and has settled
+        base, before = open_fds(proc.pid), resident_kib(proc.pid)
+        idle = [socket.create_connection(("127.0.0.1", port))
+                for _ in range(n)]
+        deadline = time.monotonic() + 20
+        while open_fds(proc.pid) < base + n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if open_fds(proc.pid) < base + n:
+            return {**row, "note": "failed: nginx did not seat them all"}
+        after = resident_kib(proc.pid)
+        out = subprocess.run(
+            [str(LOADGEN), "--port", str(port), "--concurrency", "1",
+             "--duration", str(sizes["idle_seconds"]), "--path", "/"],
+            stdout=subprocess.PIPE, text=True, timeout=60).stdout
+        f = loadgen_figures(out)
+        return {**row, "requests_per_s": f.get("per_second"),
+                "p50_ms": f.get("p50_ms"), "p90_ms": f.get("p90_ms"),
+                "p99_ms": f.get("p99_ms"), "max_ms": f.get("max_ms"),
+                "rss_before_kib": before, "rss_after_kib": after,
+                "bytes_per_idle": round((after - before) * 1024 / n),
+                "note": "ok" if f.get("failed") == "0" else
+                f"{f.get('failed')} failed answers (GET /)"}
+    finally:
+        for s in idle:
+            s.close()
+        stop(proc)
 
 
 # ------------------------------------------------------------ 4. timeline
@@ -604,7 +664,8 @@ def plot(out, part, rows, steps):
     elif part == "idle":
         done = [r for r in rows if r.get("note") == "ok"]
         plot_lines(out, "idle-latency.svg", "One customer asking for the "
-                   "menu while M others sit in silence", done, names, "idle",
+                   "menu (nginx: the front page) while M others sit in "
+                   "silence", done, names + ["nginx-1w"], "idle",
                    "p50_ms", "silent customers (M)",
                    "median round trip of the active customer (ms)")
     elif part == "timeline":
@@ -667,17 +728,22 @@ def main():
 
     command = " ".join(shlex.quote(a) for a in
                        ["python3", "bench/bench.py"] + sys.argv[1:])
-    facts = machine(command, args.quick)
-    facts["seconds"] = {}
+    # A part measured again keeps the others' record: each part says
+    # which command made it, when, and how long it took.
+    record = out / "machine.json"
+    earlier = json.loads(record.read_text()) if record.exists() else {}
+    facts = {**machine(command, args.quick), "sizes": sizes,
+             "parts": earlier.get("parts", {})}
     for part in args.parts:
         began = time.monotonic()
         rows = PARTS[part](steps, sizes)
         write_csv(out, part, rows)
         plot(out, part, rows, steps)
-        facts["seconds"][part] = round(time.monotonic() - began, 1)
-        say(f"{part}: {len(rows)} rows in {facts['seconds'][part]} s")
-    facts["sizes"] = sizes
-    (out / "machine.json").write_text(json.dumps(facts, indent=1) + "\n")
+        seconds = round(time.monotonic() - began, 1)
+        facts["parts"][part] = {"command": command, "seconds": seconds,
+                                "date_utc": facts["date_utc"]}
+        say(f"{part}: {len(rows)} rows in {seconds} s")
+    record.write_text(json.dumps(facts, indent=1) + "\n")
     say(f"wrote {out}")
 
 
