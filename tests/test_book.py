@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -670,3 +671,120 @@ def test_stepdiffs_on_the_real_steps(tmp_path):
 def test_the_book_has_the_steps_appendix():
     text = (ROOT / "chapters" / "appendix-steps.md").read_text()
     assert re.search(r"^```\{\.stepdiffs\}\n```$", text, re.M)
+
+
+# ------------------------------------------- (k) measured figures
+
+REFRESH = BOOK / "refresh_figures.py"
+BENCH_FIGURES = BOOK / "figures" / "bench"
+
+
+def measured_texts(doc):
+    """The printed text of every .measured span, in document order."""
+    texts = []
+    for el in walk(doc):
+        if el["t"] == "Span" and "measured" in el["c"][0][1]:
+            texts.append("".join(i["c"] if i["t"] == "Str" else " " for i in el["c"][1]))
+    return texts
+
+
+def sample_figures(folder):
+    folder.mkdir()
+    (folder / "speed.csv").write_text(
+        "server,request,per_s,note\n"
+        "a,GET /,12345.678,ok\n"
+        'b,GET /,,"failed: too slow, twice"\n'
+        "b,POST /,0.5,ok\n"
+        "c,GET /,1,ok\nc,GET /,2,ok\n")
+    (folder / "machine.json").write_text(json.dumps(
+        {"cpu": "Some CPU", "cores": 2, "parts": {"cpu": "not this"}}, indent=1))
+    return folder
+
+
+@needs_pandoc
+def test_measured_figures_come_from_the_bench_files(tmp_path):
+    figures = sample_figures(tmp_path / "bench")
+    ch = chapter(tmp_path, "01-x.md",
+                 '# X\n\n[12,000]{.measured csv="speed" server="a" request="GET /" column="per_s"}'
+                 ' [12.3]{.measured csv="speed" server="a" column="per_s" divide="1000"}'
+                 ' [9]{.measured csv="speed" server="b" request="POST /" column="per_s"}'
+                 ' [failed: too slow, twice]{.measured csv="speed" server="b" request="GET /"'
+                 ' column="note"}\n[CPU]{.measured json="machine" key="cpu"}'
+                 ' [2]{.measured json="machine" key="cores"}\n')
+    r = subprocess.run(
+        ["pandoc", "--from=markdown", f"--metadata=pizzeria-root:{ROOT}",
+         f"--metadata=pizzeria-bench:{figures}", f"--lua-filter={FILTER}",
+         "--to=json", str(ch)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert measured_texts(json.loads(r.stdout)) == [
+        "12,346", "12.3", "0", "failed: too slow, twice", "Some CPU", "2"]
+    # A quote that differs from the figures is printed as measured, and warned about.
+    assert "quotes 12,000, the figures say 12,346" in r.stderr
+    assert "quotes CPU, the figures say Some CPU" in r.stderr
+    assert "quotes 12.3" not in r.stderr and "quotes 2," not in r.stderr
+    # The refresh script formats exactly as the filter prints.
+    out = subprocess.run([sys.executable, str(REFRESH), "--figures", str(figures), str(ch)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "12,000 -> 12,346" in out.stdout and "9 -> 0" in out.stdout
+    check = subprocess.run([sys.executable, str(REFRESH), "--check", "--figures",
+                            str(figures), str(ch)], capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+@needs_pandoc
+@pytest.mark.parametrize("span, message", [
+    ('[1]{.measured csv="speed" server="c" column="per_s"}', "2 rows of speed.csv match"),
+    ('[1]{.measured csv="speed" server="z" column="per_s"}', "0 rows of speed.csv match"),
+    ('[1]{.measured csv="speed" server="a" column="nope"}', "speed.csv has no column nope"),
+    ('[1]{.measured csv="speed" colour="a" column="per_s"}', "speed.csv has no column colour"),
+    ('[1]{.measured csv="speed" server="b" request="GET /" column="per_s"}',
+     "no value in per_s (note: failed: too slow, twice)"),
+    ('[1]{.measured csv="gone" server="a" column="per_s"}', "no measured figures at"),
+    ('[1]{.measured server="a" column="per_s"}', "needs csv= or json="),
+    ('[1]{.measured json="machine" key="nope"}', "has no top-level key nope"),
+])
+def test_a_measured_figure_that_cannot_be_found_stops_the_book(tmp_path, span, message):
+    figures = sample_figures(tmp_path / "bench")
+    ch = chapter(tmp_path, "01-x.md", f"# X\n\nIt did {span} a second.\n")
+    r = subprocess.run(
+        ["pandoc", "--from=markdown", f"--metadata=pizzeria-root:{ROOT}",
+         f"--metadata=pizzeria-bench:{figures}", f"--lua-filter={FILTER}",
+         "--to=json", str(ch)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert message in r.stderr and "01-x.md" in r.stderr
+
+
+def figures_are_the_committed_ones():
+    r = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--",
+                        str(BENCH_FIGURES)], capture_output=True, text=True)
+    return r.returncode == 0 and r.stdout == ""
+
+
+@needs_pandoc
+@needs_chapters
+def test_chapters_quote_the_committed_figures(tmp_path):
+    """Every quote in the Markdown is what the book prints, and the script
+    that refreshes quotes agrees with the filter on every one of them."""
+    if not figures_are_the_committed_ones():
+        pytest.skip("book/figures/bench differs from the committed run "
+                    "(make bench ran here): book/refresh_figures.py updates the quotes")
+    doc = convert(book_chapters(), ROOT, tmp_path)
+    printed = measured_texts(doc)
+    sys.path.insert(0, str(BOOK))
+    try:
+        import refresh_figures
+    finally:
+        sys.path.pop(0)
+    figures = refresh_figures.Figures(BENCH_FIGURES)
+    quoted, expected = [], []
+    for path in book_chapters():
+        for _m, quote, attrs in refresh_figures.quotes(path.read_text()):
+            quoted.append(f"{path.name}: {quote}")
+            expected.append(refresh_figures.shaped(figures.value(attrs), quote,
+                                                   attrs.get("divide")))
+    assert len(printed) == len(quoted), "the script and the filter find different spans"
+    stale = [f"{q} (the figures say {p})" for q, p in zip(quoted, printed)
+             if not q.endswith(": " + p)]
+    assert not stale, "stale quotes; run book/refresh_figures.py:\n" + "\n".join(stale)
+    assert printed == expected

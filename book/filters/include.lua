@@ -25,6 +25,9 @@ Metadata read by the filter (pass with -M on the command line):
                     Default: <root>/book/out/figures. Images refer to them
                     as figures/NAME.svg, so put the directory that holds
                     figures/ on --resource-path.
+  pizzeria-bench    where the benchmark's CSV and JSON files are, for
+                    [text]{.measured ...} spans (see "Measured figures").
+                    Default: <root>/book/figures/bench.
 
 Every problem with an include is an error(): pandoc stops and exits non-zero,
 naming the chapter, the block, the file and the snippet.
@@ -645,6 +648,164 @@ local function code_block(chapter, el)
 end
 
 --------------------------------------------------------------------------
+-- Measured figures
+--
+-- A figure from the benchmark is never typed into a chapter: it is quoted
+-- with a span that names where it comes from, and the build prints the
+-- value from the committed run (book/figures/bench/, written by make bench):
+--
+--   [55,047]{.measured csv="throughput" server="07-state-machine"
+--            request="GET /" column="requests_per_s"}
+--   [89.7]{.measured csv="scaling" step="07-state-machine" customers="10000"
+--          column="peak_pss_kib" divide="1024"}
+--   [AMD EPYC]{.measured json="machine" key="cpu"}
+--
+-- Every attribute but csv, column and divide selects rows by column value;
+-- exactly one row must remain. The span's own text is the value as the
+-- chapter's author saw it: the filter prints the measured value in the same
+-- shape (as many decimals; thousands separated if the text has a comma), and
+-- warns when the two differ, so a stale quote shows up in the build's
+-- output (book/refresh_figures.py rewrites the texts after a new run).
+
+local BENCH           -- directory of the benchmark's CSV and JSON files
+local tables = {}     -- csv name -> {header = {...}, rows = {{...}, ...}}
+
+local function csv_fields(line)
+  local fields, field, quoted, i = {}, {}, false, 1
+  while i <= #line do
+    local c = line:sub(i, i)
+    if quoted then
+      if c == '"' and line:sub(i + 1, i + 1) == '"' then
+        table.insert(field, '"'); i = i + 1
+      elseif c == '"' then
+        quoted = false
+      else
+        table.insert(field, c)
+      end
+    elseif c == '"' then
+      quoted = true
+    elseif c == "," then
+      table.insert(fields, table.concat(field)); field = {}
+    else
+      table.insert(field, c)
+    end
+    i = i + 1
+  end
+  table.insert(fields, table.concat(field))
+  return fields
+end
+
+local function bench_table(label, name)
+  if tables[name] then return tables[name] end
+  local path = pandoc.path.join({BENCH, name .. ".csv"})
+  local text = read_file(path)
+  if not text then fail(label .. ": no measured figures at " .. shown(path)) end
+  local lines = {}
+  for _, line in ipairs(split_lines(text)) do
+    line = line:gsub("\r$", "")
+    if line ~= "" then table.insert(lines, line) end
+  end
+  local t = {header = csv_fields(lines[1] or ""), rows = {}}
+  for i = 2, #lines do
+    local fields, row = csv_fields(lines[i]), {}
+    for j, column in ipairs(t.header) do row[column] = fields[j] or "" end
+    table.insert(t.rows, row)
+  end
+  tables[name] = t
+  return t
+end
+
+-- machine.json is written by json.dump with one-space indents: its top-level
+-- strings and numbers are the lines indented by exactly one space.
+local function json_value(label, name, key)
+  local path = pandoc.path.join({BENCH, name .. ".json"})
+  local text = read_file(path)
+  if not text then fail(label .. ": no measured figures at " .. shown(path)) end
+  for _, line in ipairs(split_lines(text)) do
+    local k, v = line:match('^ "([^"]+)": "?(.-)"?,?$')
+    if k == key then return v end
+  end
+  fail(label .. ": " .. shown(path) .. " has no top-level key " .. key)
+end
+
+local function with_commas(digits)
+  local out = digits
+  repeat
+    local n
+    out, n = out:gsub("^(%-?%d+)(%d%d%d)", "%1,%2")
+  until n == 0
+  return out
+end
+
+-- The value printed the way the author wrote the quote.
+local function shaped(value, quote, divide)
+  local number = tonumber(value)
+  if not number then return value end
+  number = number / (divide or 1)
+  local decimals = quote:match("%.(%d+)$")
+  local text = string.format("%." .. (decimals and #decimals or 0) .. "f", number)
+  if quote:find(",") then
+    local whole, rest = text:match("^(%-?%d+)(.*)$")
+    text = with_commas(whole) .. rest
+  end
+  return text
+end
+
+local function measured_value(label, attrs)
+  if attrs.json then
+    if not attrs.key then fail(label .. ": json= without key=") end
+    return json_value(label, attrs.json, attrs.key)
+  end
+  if not attrs.csv then fail(label .. ": .measured needs csv= or json=") end
+  if not attrs.column then fail(label .. ": .measured needs column=") end
+  local t = bench_table(label, attrs.csv)
+  local known = {}
+  for _, c in ipairs(t.header) do known[c] = true end
+  local wanted = {}
+  for k, v in pairs(attrs) do
+    if k ~= "csv" and k ~= "column" and k ~= "divide" then
+      if not known[k] then fail(label .. ": " .. attrs.csv .. ".csv has no column " .. k) end
+      wanted[k] = v
+    end
+  end
+  if not known[attrs.column] then
+    fail(label .. ": " .. attrs.csv .. ".csv has no column " .. attrs.column)
+  end
+  local found = {}
+  for _, row in ipairs(t.rows) do
+    local ok = true
+    for k, v in pairs(wanted) do
+      if row[k] ~= v then ok = false end
+    end
+    if ok then table.insert(found, row) end
+  end
+  if #found ~= 1 then
+    fail(string.format("%s: %d rows of %s.csv match, not one", label, #found, attrs.csv))
+  end
+  local value = found[1][attrs.column]
+  if value == "" then
+    fail(label .. ": " .. attrs.csv .. ".csv has no value in " .. attrs.column ..
+      " (note: " .. (found[1].note or "") .. ")")
+  end
+  return value
+end
+
+local function measured_span(chapter, el)
+  if not el.classes:includes("measured") then return nil end
+  local quote = stringify(el.content)
+  local attrs = {}
+  for k, v in pairs(el.attributes) do attrs[k] = v end
+  local label = chapter.shown .. ": [" .. quote .. "]{.measured}"
+  local divide = attrs.divide and tonumber(attrs.divide)
+  if attrs.divide and not divide then fail(label .. ": divide= is not a number") end
+  local text = shaped(measured_value(label, attrs), quote, divide)
+  if text ~= quote then
+    warn(string.format("%s: quotes %s, the figures say %s", label, quote, text))
+  end
+  return pandoc.Span({pandoc.Str(text)}, pandoc.Attr("", {"measured"}, {}))
+end
+
+--------------------------------------------------------------------------
 -- Manual pages
 --
 -- book/manpages.txt lists the functions and system calls the book talks
@@ -960,6 +1121,8 @@ local function Pandoc(doc)
     or pandoc.path.join({script_dir, "..", ".."})))
   FIGURES = tidy(absolute(meta_path(doc.meta, "pizzeria-figures")
     or pandoc.path.join({ROOT, "book", "out", "figures"})))
+  BENCH = tidy(absolute(meta_path(doc.meta, "pizzeria-bench")
+    or pandoc.path.join({ROOT, "book", "figures", "bench"})))
 
   -- One entry per input file. With several files, pandoc has already glued
   -- them together, so read each again on its own: that gives each chapter
@@ -1028,6 +1191,7 @@ local function Pandoc(doc)
     check_analogy(ch, ch.blocks)
     ch.blocks = pandoc.walk_block(pandoc.Div(ch.blocks), {
       CodeBlock = guarded(function(el) return code_block(ch, el) end),
+      Span = guarded(function(el) return measured_span(ch, el) end),
     }).content
     ch.blocks = link_manpages(ch, ch.blocks, linked)
     ch.blocks = prefix_ids(ch, ch.blocks)
