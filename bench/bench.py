@@ -14,7 +14,10 @@ the exact command, since a figure without its machine means nothing.
                  front page), server and wrk pinned to different cores; the
                  server's CPU time per request from /proc
   3. idle        latency of one active customer while M silent ones sit at
-                 their tables (steps with a readiness API: 04 onwards)
+                 their tables (steps with a readiness API: 04 onwards, and
+                 nginx with one worker), and what each silent one costs in
+                 memory: PSS of the server's whole process tree, started
+                 fresh, before and after they sat down
   4. timeline    10 orders, from each step's --trace: one lane per cook
 
     python3 bench/bench.py [--quick] [--out DIR] [--parts scaling idle ...]
@@ -76,7 +79,7 @@ COLUMNS = {
                    "requests_per_s", "p50_ms", "p99_ms", "errors",
                    "server_cpu_s", "cpu_us_per_request", "note"],
     "idle": ["step", "idle", "requests_per_s", "p50_ms", "p90_ms", "p99_ms",
-             "max_ms", "rss_before_kib", "rss_after_kib",
+             "max_ms", "pss_before_kib", "pss_after_kib",
              "bytes_per_idle", "note"],
     "timeline": ["step", "conn", "cook", "accept_s", "oven_in_s",
                  "oven_out_s", "response_s", "close_s"],
@@ -432,12 +435,12 @@ def idle(steps, sizes):
                 continue
             f = loadgen_figures(text)
             memory = re.search(r"(\d+) -> (\d+) \((-?\d+) bytes",
-                               f.get("resident_kb", ""))
+                               f.get("pss_kb", ""))
             rows.append({**row, "requests_per_s": f.get("per_second"),
                          "p50_ms": f.get("p50_ms"), "p90_ms": f.get("p90_ms"),
                          "p99_ms": f.get("p99_ms"), "max_ms": f.get("max_ms"),
-                         "rss_before_kib": memory and memory.group(1),
-                         "rss_after_kib": memory and memory.group(2),
+                         "pss_before_kib": memory and memory.group(1),
+                         "pss_after_kib": memory and memory.group(2),
                          "bytes_per_idle": memory and memory.group(3),
                          "note": "ok"})
     if nginx_binary():
@@ -449,8 +452,14 @@ def idle(steps, sizes):
     return rows
 
 
-def resident_kib(pid):
-    return sum(idle_latency.resident_kb(p) for p in race.tree(pid))
+def nginx_places(n):
+    """nginx's table of connections (worker_connections) for n silent
+    customers. When fewer than a sixteenth of its places are free, nginx
+    closes up to 32 connections that have not sent a request yet, to make
+    room ("worker_connections are not enough, reusing connections" in its
+    log, at level warn): with n + 64 places, 32 of 1000 silent customers
+    were shown the door. An eighth more than n keeps it clear of that."""
+    return n + n // 8 + 64
 
 
 def open_fds(pid):
@@ -459,26 +468,29 @@ def open_fds(pid):
 
 def nginx_idle(n, sizes, page, tmp):
     """The same measurement against nginx with one worker, fresh: its
-    memory (master and worker, resident) before and after n silent
-    customers, and one customer asking for the front page meanwhile."""
+    memory (master and worker, PSS) before and after n silent customers,
+    and one customer asking for the front page meanwhile."""
     where = tmp / "nginx"
     where.mkdir()
     # A table just large enough, as our steps' --max-conns n + 10, so that
-    # "before" does not hold 20000 empty places already.
-    proc, port = start_nginx(1, page, where, connections=n + 64)
+    # "before" does not hold 20000 empty places already. nginx fills its
+    # whole table when it starts, so the places are in "before".
+    proc, port = start_nginx(1, page, where, connections=nginx_places(n))
     row = {"step": "nginx-1w", "idle": n}
     idle = []
     try:
         time.sleep(0.3)   # the worker is up and has settled
-        base, before = open_fds(proc.pid), resident_kib(proc.pid)
+        base, before = open_fds(proc.pid), idle_latency.tree_pss_kb(proc.pid)
         idle = [socket.create_connection(("127.0.0.1", port))
                 for _ in range(n)]
         deadline = time.monotonic() + 20
         while open_fds(proc.pid) < base + n and time.monotonic() < deadline:
             time.sleep(0.05)
-        if open_fds(proc.pid) < base + n:
-            return {**row, "note": "failed: nginx did not seat them all"}
-        after = resident_kib(proc.pid)
+        seated = open_fds(proc.pid) - base
+        if seated < n:
+            return {**row, "note": f"failed: nginx held {seated} of the {n} "
+                    "silent customers"}
+        after = idle_latency.tree_pss_kb(proc.pid)
         out = subprocess.run(
             [str(LOADGEN), "--port", str(port), "--concurrency", "1",
              "--duration", str(sizes["idle_seconds"]), "--path", "/"],
@@ -487,7 +499,7 @@ def nginx_idle(n, sizes, page, tmp):
         return {**row, "requests_per_s": f.get("per_second"),
                 "p50_ms": f.get("p50_ms"), "p90_ms": f.get("p90_ms"),
                 "p99_ms": f.get("p99_ms"), "max_ms": f.get("max_ms"),
-                "rss_before_kib": before, "rss_after_kib": after,
+                "pss_before_kib": before, "pss_after_kib": after,
                 "bytes_per_idle": round((after - before) * 1024 / n),
                 "note": "ok" if f.get("failed") == "0" else
                 f"{f.get('failed')} failed answers (GET /)"}
@@ -668,6 +680,11 @@ def plot(out, part, rows, steps):
                    "silence", done, names + ["nginx-1w"], "idle",
                    "p50_ms", "silent customers (M)",
                    "median round trip of the active customer (ms)")
+        plot_lines(out, "idle-memory.svg", "What each silent customer "
+                   "costs: PSS of the server's whole process tree, after "
+                   "minus before, over M", done, names + ["nginx-1w"], "idle",
+                   "bytes_per_idle", "silent customers (M)",
+                   "bytes per silent customer", logy=False)
     elif part == "timeline":
         plot_timelines(out, rows)
 

@@ -23,6 +23,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 import pizzeria as pz  # noqa: E402
 
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import race  # noqa: E402  tree(), pss_kib()
+
 
 def resident_kb(pid):
     with open(f"/proc/{pid}/status") as f:
@@ -30,6 +33,16 @@ def resident_kb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+def tree_pss_kb(pid):
+    return sum(race.pss_kib(p) for p in race.tree(pid))
+
+
+def memory_line(name, before, after, n):
+    return (f"{name:<14}{before} -> {after} "
+            f"({(after - before) * 1024 / max(n, 1):.0f} bytes per "
+            f"silent customer)\n")
 
 
 def measure(step, n, seconds=3):
@@ -40,14 +53,15 @@ def measure(step, n, seconds=3):
         time.sleep(0.3)   # until the server has closed that connection too
         base = server.fd_count()
         before = resident_kb(server.pid)
+        pss_before = tree_pss_kb(server.pid)
         idle = [socket.create_connection((server.host, server.port))
                 for _ in range(n)]
         if not pz.wait_until(lambda: server.fd_count() >= base + n, 20):
             sys.exit(f"the server seated only {server.fd_count() - base}")
         after = resident_kb(server.pid)
-        memory = (f"resident_kb   {before} -> {after} "
-                  f"({(after - before) * 1024 / max(n, 1):.0f} bytes per "
-                  f"silent customer)\n")
+        pss_after = tree_pss_kb(server.pid)
+        memory = (memory_line("resident_kb", before, after, n) +
+                  memory_line("pss_kb", pss_before, pss_after, n))
         out = subprocess.run(
             [os.path.join(ROOT, "build/bench/loadgen"), "--port",
              str(server.port), "--concurrency", "1", "--duration",
