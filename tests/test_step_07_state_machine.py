@@ -13,6 +13,7 @@ import os
 import selectors
 import signal
 import socket
+import threading
 import time
 
 import pytest
@@ -195,3 +196,103 @@ def test_closing_time_mid_bake(start_server):
     finally:
         for c in clients:
             c.close()
+
+
+def paused(pid):
+    """The server stopped by SIGSTOP: its state is T."""
+    stat = pz._stat(pid)
+    return stat is not None and stat[0] == "T"
+
+
+def answered(trace, after_line=0):
+    """Whom the trace says was answered, in order: customer numbers."""
+    return [line.split(" ")[2]
+            for line in pz.trace_lines(trace)[after_line:]
+            if line.split(" ")[1] == "response"]
+
+
+def test_a_greedy_pipeline_leaves_room_for_others(start_server, tmp_path):
+    """Fairness: a greedy customer pipelines thousands of requests and
+    reads the answers as fast as they come, so their socket never makes
+    the cook wait; a polite customer sends one request at the same moment.
+    With a fair share per turn the polite answer goes out after a handful
+    of the greedy ones; without it, after every request the greedy had
+    buffered. The trace says in which order the answers left.
+
+    So that both customers are waiting when the cook next looks at the
+    tablet, the kitchen is paused (SIGSTOP) while the greedy pipeline fills
+    the socket buffers and the polite request arrives behind it, then let
+    go (SIGCONT); the rest of the pipeline follows as the buffers empty."""
+    n = 20000
+    trace = tmp_path / "trace"
+    server = start_server("--bake-ms", "0", "--trace", str(trace))
+    polite = server.connect()
+    greedy = None
+    workers = []
+    try:
+        # Both seated and known to the tablet before the pause.
+        assert polite.get("/menu").status == 200
+        greedy = server.connect()
+        assert greedy.get("/menu").status == 200
+        # The trace line follows the answer: wait for both.
+        assert pz.wait_until(lambda: len(answered(trace)) == 2)
+        polite_number = answered(trace)[0]
+        seen = len(pz.trace_lines(trace))
+        pipeline = pz.request_bytes("HEAD", "/menu") * n
+        greedy.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF,
+                               len(pipeline))
+        os.kill(server.pid, signal.SIGSTOP)
+        try:
+            assert pz.wait_until(lambda: paused(server.pid), 2.0)
+            greedy.sock.setblocking(False)
+            sent = 0
+            try:
+                while sent < len(pipeline):
+                    sent += greedy.sock.send(pipeline[sent:sent + 65536])
+            except BlockingIOError:
+                pass   # the buffers are full: the rest goes later
+            polite.send(pz.request_bytes("GET", "/menu"))
+        finally:
+            os.kill(server.pid, signal.SIGCONT)
+        # Without a fair share, every buffered request is answered before
+        # the polite one: the check below can fail only if that is enough.
+        buffered = sent // (len(pipeline) // n)
+        if buffered < n // 10:
+            pytest.skip(f"the socket buffers took only {buffered} requests")
+
+        def write_the_rest():
+            try:
+                greedy.sock.sendall(pipeline[sent:])
+            except OSError:
+                pass
+
+        def read_everything():
+            try:
+                while greedy.sock.recv(1 << 20):
+                    pass
+            except OSError:
+                pass
+
+        greedy.sock.settimeout(10.0)
+        workers = [threading.Thread(target=write_the_rest),
+                   threading.Thread(target=read_everything)]
+        for w in workers:
+            w.start()
+        assert polite.read_response(timeout=10.0).status == 200
+        assert pz.wait_until(lambda: len(answered(trace, seen)) == n + 1,
+                             20.0, interval=0.1)
+        greedy_first = answered(trace, seen).index(polite_number)
+        assert greedy_first < n // 10, (
+            f"the polite customer was answered after {greedy_first} of the "
+            f"greedy customer's {n} answers ({buffered} were buffered "
+            f"before the cook looked up)")
+    finally:
+        if greedy is not None:
+            try:
+                greedy.sock.shutdown(socket.SHUT_RDWR)   # wakes the reader
+            except OSError:
+                pass
+            for w in workers:
+                w.join(5)
+            greedy.close()
+        polite.close()
