@@ -423,10 +423,13 @@ def manpage_table():
     return table
 
 
-def book_chapters():
-    """The chapters in the book's order (book/Makefile): NN-*.md by name, then the others."""
-    numbered = sorted(c for c in CHAPTERS if re.match(r"\d\d-", c.name))
-    return numbered + sorted(c for c in CHAPTERS if c not in numbered)
+def book_chapters(chapter_dir=ROOT / "chapters"):
+    """The chapters in the book's order, as book/Makefile takes them."""
+    r = subprocess.run(["make", "-s", "-C", str(BOOK), "chapters",
+                        f"CHAPTER_DIR={chapter_dir}"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return [Path(chapter_dir) / name for name in r.stdout.split()]
 
 
 def inline_codes(node, link=None, in_header=False):
@@ -788,3 +791,98 @@ def test_chapters_quote_the_committed_figures(tmp_path):
              if not q.endswith(": " + p)]
     assert not stale, "stale quotes; run book/refresh_figures.py:\n" + "\n".join(stale)
     assert printed == expected
+
+
+# ------------------------------------------- (l) the order of the chapters
+
+@pytest.mark.parametrize("names, order", [
+    (["01-b.md", "appendix-z.md", "conclusion.md", "00-a.md", "appendix-a.md",
+      "README.md", "02-c.md"],
+     ["00-a.md", "01-b.md", "02-c.md", "conclusion.md", "appendix-a.md", "appendix-z.md"]),
+    (["00-a.md", "appendix-a.md"], ["00-a.md", "appendix-a.md"]),   # no conclusion yet
+])
+def test_chapter_order_rule(tmp_path, names, order):
+    for name in names:
+        (tmp_path / name).write_text("# A chapter\n")
+    assert [p.name for p in book_chapters(tmp_path)] == order
+
+
+def test_a_chapter_the_order_does_not_know_stops_the_book(tmp_path):
+    for name in ("00-a.md", "epilogue.md"):
+        (tmp_path / name).write_text("# A chapter\n")
+    r = subprocess.run(["make", "-s", "-C", str(BOOK), "check", f"CHAPTER_DIR={tmp_path}",
+                        f"OUT={tmp_path}/out"], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert "not a chapter name: epilogue.md" in r.stderr
+
+
+def html_chapter_ids(html):
+    """The anchors of the chapters (h1 in the HTML, level-1 sections in the EPUB)."""
+    return [h1 or section for h1, section in
+            re.findall(r'<h1 id="(ch-[^"]+)"|<section id="(ch-[^"]+)" class="level1"', html)]
+
+
+@needs_pandoc
+@needs_chapters
+def test_the_book_reads_from_the_story_to_the_conclusion():
+    """In the HTML (and so the PDF, made from the same page) and in the
+    EPUB: the story, chapters 01 to 07 in order, the conclusion, then the
+    appendices, each chapter once."""
+    r = subprocess.run(["make", "-s", "-C", str(BOOK)], capture_output=True, text=True,
+                       timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    steps = sorted(d.name for d in (ROOT / "steps").glob("[0-9][0-9]-*")
+                   if (d / "server.c").is_file())
+    appendices = sorted(c.stem for c in CHAPTERS if c.name.startswith("appendix-"))
+    want = ["ch-00-story"] + [f"ch-{s}" for s in steps] + ["ch-conclusion"] + \
+        [f"ch-{a}" for a in appendices]
+    assert sorted(want) == sorted(f"ch-{c.stem}" for c in CHAPTERS), \
+        "a chapter for every step, a story, a conclusion and appendices, nothing else"
+    html = (BOOK / "out" / "pizzeria.html").read_text()
+    assert html_chapter_ids(html) == want
+    with zipfile.ZipFile(BOOK / "out" / "pizzeria.epub") as epub:
+        opf = epub.read("EPUB/content.opf").decode()
+        spine = re.findall(r'<itemref idref="([^"]+)"', opf)
+        files = dict(re.findall(r'<item id="([^"]+)" href="([^"]+)"', opf))
+        ids = []
+        for item in spine:
+            ids += html_chapter_ids(epub.read("EPUB/" + files[item]).decode())
+    assert ids == want
+
+
+# ------------------------------------------- (m) each step's diff in its chapter
+
+def whole_file_diffs(path):
+    """The diff= attribute of every whole-file diff block in a chapter."""
+    r = subprocess.run(["pandoc", "--from=markdown", "--to=json", str(path)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return {attrs["diff"] for _c, attrs, _t in code_blocks(json.loads(r.stdout))
+            if "diff" in attrs and "snippet" not in attrs}
+
+
+STEP_DIRS = sorted(d for d in (ROOT / "steps").glob("[0-9][0-9]-*") if (d / "server.c").is_file())
+# Chapters that do not show their step's diff yet; take a name out once its
+# chapter does. Step 04 rewrites server.c rather than changing it, and its
+# chapter shows the diff all the same: it is no longer than chapter 07's,
+# and it shows what goes (the threads, their count and its lock) as well
+# as what comes.
+DIFF_PENDING = ("04-select",)
+
+
+@needs_pandoc
+@pytest.mark.parametrize("before, after", list(zip(STEP_DIRS, STEP_DIRS[1:])),
+                         ids=lambda d: d.name)
+def test_every_step_chapter_shows_its_diff(before, after):
+    """Chapter NN shows `diff -u` of step NN-1's server.c against step NN's,
+    whole (a diff block without snippet=), so that what a chapter teaches is
+    visible line by line, and generated, so that it never drifts."""
+    path = ROOT / "chapters" / f"{after.name}.md"
+    assert path.is_file(), f"step {after.name} has no chapter {path.name}"
+    want = f"steps/{before.name}/server.c steps/{after.name}/server.c"
+    if want in whole_file_diffs(path):
+        return
+    if after.name in DIFF_PENDING:
+        pytest.skip(f"{path.name} does not show its diff yet: "
+                    f'```{{.diff diff="{want}"}}')
+    pytest.fail(f'{path.name} does not show ```{{.diff diff="{want}"}}```')

@@ -100,7 +100,9 @@ def test_every_code_exercise_has_a_solution_and_a_chapter():
 
 
 def test_every_chapter_ends_with_exercises():
-    for chapter in sorted(CHAPTERS.glob("[0-9][0-9]-*.md")):
+    """The story, every step's chapter and the conclusion; not the appendices."""
+    story = sorted(CHAPTERS.glob("[0-9][0-9]-*.md")) + [CHAPTERS / "conclusion.md"]
+    for chapter in story:
         text = chapter.read_text()
         headings = re.findall(r"^## (.+)$", text, re.M)
         assert headings and headings[-1].startswith("Exercises"), (
