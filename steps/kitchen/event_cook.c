@@ -320,6 +320,11 @@ static void take(struct conn *c, const struct http_request *request)
     const struct order *order = &c->ticket.order;
     trace_event(c->customer.number, "oven-in", "order %lu: %u %s",
                 order->number, order->qty, order->pizza->name);
+    /* The oven is slow: the input goes back to the shelf while the order
+     * bakes, unless the next request is already in it (pipelined). Ten
+     * thousand orders baking at once would otherwise hold ten thousand
+     * input buffers, each fresh memory to map, fault in and unmap. */
+    return_in(c);
     enter(c, CONN_BAKING);
 }
 // @end take
