@@ -111,7 +111,10 @@ def start_server(step, bake_ms, customers):
     return proc, int(match.group(1))
 
 
-def race(step, bake_ms, customers):
+def race(step, bake_ms, customers, seat_first=False):
+    """One rush. With seat_first, every customer is seated before anyone
+    orders (loadgen --seat-first), and wall_s runs from the first order
+    sent to the last answer; without, from the first connection opened."""
     proc, port = start_server(step, bake_ms, customers)
     sampler = Sampler(proc.pid)
     sampler.start()
@@ -119,7 +122,8 @@ def race(step, bake_ms, customers):
         run = subprocess.run(
             [str(LOADGEN), "--port", str(port), "--concurrency",
              str(customers), "--requests", str(customers), "--order",
-             "margherita", "--timeout-ms", "60000"],
+             "margherita", "--timeout-ms", "60000"]
+            + (["--seat-first"] if seat_first else []),
             stdout=subprocess.PIPE, text=True, timeout=120)
     finally:
         sampler.stop()
@@ -129,8 +133,11 @@ def race(step, bake_ms, customers):
     return {
         "step": step.name, "customers": customers,
         "wall_s": float(figures["elapsed_s"]),
+        "seating_s": float(figures.get("seating_s", 0)),
+        "ordering_s": float(figures.get("ordering_s", 0)),
         "orders_per_s": float(figures["per_second"]),
         "p50_ms": float(figures["p50_ms"]), "p99_ms": float(figures["p99_ms"]),
+        "max_ms": float(figures["max_ms"]),
         "failed": int(figures["failed"]),
         "peak_pss_mib": sampler.peak_pss / 1024,
         "peak_processes": sampler.peak_procs,
