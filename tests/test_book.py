@@ -390,7 +390,11 @@ def test_make_pdf_of_a_sample_book(tmp_path):
                   "# One\n\n## Code\n\n"
                   '```{.c include="steps/01-blocking/server.c" snippet="main"}\n```\n\n'
                   "| step | cooks |\n|---|---|\n| 01 | one |\n\n"
-                  '```{.dot alt="A door and a cook"}\ndigraph { door -> cook }\n```\n')
+                  '```{.dot alt="A door and a cook"}\ndigraph { door -> cook }\n```\n\n'
+                  # A gnuplot plot with point markers, as the chapters show them.
+                  "![Wall time](../book/figures/bench/scaling-wall.svg)\n\n"
+                  # Long diff lines that wrap (weasyprint once failed hyphenating one).
+                  '```{.diff diff="steps/05-poll/server.c steps/06-epoll/server.c"}\n```\n')
     out = tmp_path / "out"
     r = subprocess.run(["make", "-s", "-C", str(BOOK), "pdf", f"CHAPTERS={one}", f"OUT={out}"],
                        capture_output=True, text=True, timeout=300)
