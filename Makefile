@@ -120,7 +120,7 @@ fuzz:
 	@$(MAKE) -s -C tests/fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 compile_commands.json:
-	@python3 tests/tools/compile_commands.py $(STEPS) > $@.tmp && mv $@.tmp $@
+	@python3 tests/tools/compile_commands.py $(STEPS) > $@.$$$$ && mv $@.$$$$ $@
 
 clean:
 	for s in $(STEPS); do $(MAKE) -s -C steps/$$s clean; done
