@@ -179,6 +179,48 @@ def test_leaving_while_baking_cancels_the_oven(start_server, tmp_path):
     assert pz.settled_fd_count(server) == empty_kitchen
 
 
+def pss_kib(pid):
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    return 0
+
+
+@pytest.mark.skipif(pz.BUILD in ("asan", "valgrind"),
+                    reason="the sanitizer's and valgrind's own memory "
+                           "would be measured")
+def test_an_order_in_the_oven_holds_no_input_buffer(start_server, tmp_path):
+    """While an order bakes there is nothing of its customer's to read, so
+    the input buffer (its bytes and the parser) goes back to the shelf for
+    the next customer to use. A thousand orders in the oven then cost the
+    kitchen about what a thousand idle customers do (a little over a KiB
+    each), not a thousand input buffers (two pages each once written)."""
+    n, bake_ms = 1000, 5000
+    readiness.raise_fd_limit(n + 200)
+    trace = tmp_path / "trace"
+    server = start_server("--bake-ms", str(bake_ms), "--trace", str(trace))
+    with server.connect() as first:  # what is made on first use exists
+        first.get("/menu")
+    before = pss_kib(server.pid)
+    request = pz.request_bytes("POST", "/order",
+                               body=pz.order_body("margherita"))
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.create_connection((server.host, server.port),
+                                         timeout=5)
+            s.sendall(request)
+            socks.append(s)
+        assert pz.wait_until(
+            lambda: sum(" oven-in " in line
+                        for line in pz.trace_lines(trace)) == n, 4.0)
+        grown = (pss_kib(server.pid) - before) * 1024 / n
+        assert grown < 4096, f"{grown:.0f} bytes per order in the oven"
+    finally:
+        readiness.close_all(socks)
+
+
 def test_closing_time_mid_bake(start_server):
     """SIGTERM with orders in a long bake: the loop hears the bell (its
     pipe is one of the watched descriptors) and the kitchen exits 0 at
