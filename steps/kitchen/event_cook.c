@@ -52,11 +52,20 @@ struct shelf {
 
 static struct shelf in_shelf = {.size = sizeof(struct input)};
 static struct shelf out_shelf = {.size = HTTP_MAX_RESPONSE};
+static struct shelf ticket_shelf = {.size = sizeof(struct ticket)};
+
+/* Below a page, a mapping of its own would cost more than it holds. */
+static bool is_small(const struct shelf *shelf)
+{
+    return shelf->size < 4096;
+}
 
 static void *shelf_take(struct shelf *shelf)
 {
     if (shelf->count > 0)
         return shelf->spares[--shelf->count];
+    if (is_small(shelf))
+        return malloc(shelf->size);
     void *buffer = mmap(NULL, shelf->size, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return buffer == MAP_FAILED ? NULL : buffer;
@@ -66,6 +75,8 @@ static void shelf_put(struct shelf *shelf, void *buffer)
 {
     if (shelf->count < SPARES_KEPT)
         shelf->spares[shelf->count++] = buffer;
+    else if (is_small(shelf))
+        free(buffer);
     else
         munmap(buffer, shelf->size);
 }
@@ -97,6 +108,13 @@ static bool have_out(struct conn *c)
     return c->out != NULL;
 }
 
+static bool have_ticket(struct conn *c)
+{
+    if (c->ticket == NULL)
+        c->ticket = shelf_take(&ticket_shelf);
+    return c->ticket != NULL;
+}
+
 /* Give back what the connection holds and does not need now. The input
  * goes back only between requests: no byte of one is in it, and the
  * parser has been reset for the next. */
@@ -115,6 +133,14 @@ static void return_out(struct conn *c)
     if (lending && c->out != NULL) {
         shelf_put(&out_shelf, c->out);
         c->out = NULL;
+    }
+}
+
+static void return_ticket(struct conn *c)
+{
+    if (lending && c->ticket != NULL) {
+        shelf_put(&ticket_shelf, c->ticket);
+        c->ticket = NULL;
     }
 }
 
@@ -174,7 +200,7 @@ static void start_writing(struct conn *c, size_t len)
 /* Format the ticket's answer into the write buffer and start sending it. */
 static void respond(struct conn *c)
 {
-    struct http_response *response = &c->ticket.response;
+    struct http_response *response = &c->ticket->response;
     if (closing_rung())
         response->connection = CONNECTION_CLOSE;
     size_t len = have_out(c) ? http_format_response(c->out,
@@ -193,7 +219,7 @@ static void respond(struct conn *c)
 
 static void refuse(struct conn *c)
 {
-    c->ticket.response.connection = CONNECTION_CLOSE;
+    c->ticket->response.connection = CONNECTION_CLOSE;
     c->received_us = monotonic_us();
     respond(c);
 }
@@ -207,7 +233,7 @@ static void answered(struct conn *c)
         return;
     }
     return_out(c);
-    const struct http_response *response = &c->ticket.response;
+    const struct http_response *response = &c->ticket->response;
     if (trace_enabled) {
         char cook[64];
         kitchen_cook_name(cook, sizeof cook);
@@ -215,10 +241,12 @@ static void answered(struct conn *c)
                     response->status, cook);
     }
     if (access_log_enabled)
-        log_access(c->customer.peer, c->ticket.request_line,
+        log_access(c->customer.peer, c->ticket->request_line,
                    response->status, c->out_len,
                    (monotonic_us() - c->received_us) / 1000.0);
-    if (response->connection == CONNECTION_CLOSE) {
+    bool closing = response->connection == CONNECTION_CLOSE;
+    return_ticket(c);
+    if (closing) {
         enter(c, CONN_LINGERING);
         return;
     }
@@ -309,15 +337,19 @@ static void take(struct conn *c, const struct http_request *request)
                 (int)request->method_name.len, request->method_name.at,
                 (int)request->target.len, request->target.at,
                 request->minor_version);
-    pizzeria_take(request, &c->ticket);
+    if (!have_ticket(c)) {
+        enter(c, CONN_CLOSED);
+        return;
+    }
+    pizzeria_take(request, c->ticket);
     /* The ticket holds all the answer needs: the request's bytes can go. */
     c->in_start += request->total_len;
 
-    if (!c->ticket.is_order) {
+    if (!c->ticket->is_order) {
         respond(c);
         return;
     }
-    const struct order *order = &c->ticket.order;
+    const struct order *order = &c->ticket->order;
     trace_event(c->customer.number, "oven-in", "order %lu: %u %s",
                 order->number, order->qty, order->pizza->name);
     /* The oven is slow: the input goes back to the shelf while the order
@@ -345,14 +377,22 @@ static bool read_some(struct conn *c)
         take(c, request);
         return true;
     case HTTP_ERROR:
-        pizzeria_refuse(&c->ticket, c->parser->error_status,
+        if (!have_ticket(c)) {
+            enter(c, CONN_CLOSED);
+            return false;
+        }
+        pizzeria_refuse(c->ticket, c->parser->error_status,
                         c->parser->error_reason);
         refuse(c);
         return true;
     case HTTP_HEAD_READY:
         if (request->expects_continue && !c->continue_sent) {
             c->continue_sent = true;
-            if (!pizzeria_check_head(request, &c->ticket)) {
+            if (!have_ticket(c)) {
+                enter(c, CONN_CLOSED);
+                return false;
+            }
+            if (!pizzeria_check_head(request, c->ticket)) {
                 refuse(c);
                 return true;
             }
@@ -480,10 +520,10 @@ static void out_of_oven(struct conn *c, long long now_us)
 {
     long baked_ms = (long)((now_us - c->oven_in_us) / 1000);
     trace_event(c->customer.number, "oven-out", "order %lu: baked %ld ms",
-                c->ticket.order.number, baked_ms);
+                c->ticket->order.number, baked_ms);
     char cook[64];
     kitchen_cook_name(cook, sizeof cook);
-    pizzeria_receipt(&c->ticket, baked_ms, cook);
+    pizzeria_receipt(c->ticket, baked_ms, cook);
     respond(c);
 }
 // @end oven-out
@@ -535,13 +575,20 @@ bool conn_closed(const struct conn *c)
 }
 
 // @snippet conn-open
+/* A visit whose buffers are its own, for as long as it lasts. */
+struct kept_visit {
+    struct conn conn; /* first: the visit is freed through it */
+    struct ticket ticket;
+    struct input input;
+    char out[HTTP_MAX_RESPONSE];
+};
+
 struct conn *conn_open(const struct customer *customer)
 {
-    /* Both buffers come with the connection, once, in the same block: a
-     * visit allocates nothing more, however many requests it brings.
-     * Unless they are lent (step 07): then they come when needed. */
-    size_t buffers = lending ? 0 : sizeof(struct input) + HTTP_MAX_RESPONSE;
-    struct conn *c = malloc(sizeof *c + buffers);
+    /* The ticket and both buffers come with the connection, once, in the
+     * same block: a visit allocates nothing more, however many requests it
+     * brings. Unless they are lent (step 07): then they come when needed. */
+    struct conn *c = malloc(lending ? sizeof *c : sizeof(struct kept_visit));
     if (c == NULL) {
         close(customer->fd);
         trace_event(customer->number, "close", "out of memory");
@@ -550,11 +597,13 @@ struct conn *conn_open(const struct customer *customer)
     c->customer = *customer;
     c->parser = NULL;
     c->in = c->out = NULL;
+    c->ticket = NULL;
     if (!lending) {
-        struct input *input = (struct input *)(c + 1);
-        c->parser = &input->parser;
-        c->in = input->bytes;
-        c->out = (char *)(input + 1);
+        struct kept_visit *kept = (struct kept_visit *)c;
+        c->ticket = &kept->ticket;
+        c->parser = &kept->input.parser;
+        c->in = kept->input.bytes;
+        c->out = kept->out;
         http_parser_reset(c->parser);
     }
     c->state = CONN_READING;
@@ -578,6 +627,7 @@ void conn_free(struct conn *c)
         c->in_start = c->in_end; /* whatever is left is dropped */
         return_in(c);
         return_out(c);
+        return_ticket(c);
     }
     open_conns--;
     free(c);

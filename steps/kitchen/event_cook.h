@@ -59,8 +59,9 @@ struct conn {
     bool continue_sent; /* "100 Continue" already said for this request */
     bool sending_continue;
 
-    /* The request being served, once the counter has taken it. */
-    struct ticket ticket;
+    /* The request being served, once the counter has taken it: lent
+     * like the buffers (step 07), since an idle customer has none. */
+    struct ticket *ticket;
     long long received_us; /* when it was complete, for the access log */
     long long oven_in_us;
 
@@ -76,7 +77,7 @@ struct conn {
 
     /* The buffers: CONN_IN_SIZE and HTTP_MAX_RESPONSE bytes, allocated
      * with the connection, or lent only while it is busy (step 07). The
-     * parser goes with the input: an idle customer needs neither. */
+     * parser goes with the input: an idle customer needs none of them. */
     char *in;
     char *out;
 };
