@@ -871,7 +871,7 @@ STEP_DIRS = sorted(d for d in (ROOT / "steps").glob("[0-9][0-9]-*") if (d / "ser
 # chapter shows the diff all the same: it is no longer than chapter 07's,
 # and it shows what goes (the threads, their count and its lock) as well
 # as what comes.
-DIFF_PENDING = ("04-select",)
+DIFF_PENDING = ()
 
 
 @needs_pandoc
