@@ -60,13 +60,13 @@ LOADGEN = race.LOADGEN
 FULL = {
     "customers": [1, 10, 100, 1000, 10000], "bake_ms": 1000,
     "wrk_seconds": 5, "wrk_connections": 50,
-    "idle": [10, 100, 1000, 3000, 10000], "idle_seconds": 3,
+    "idle": [10, 100, 1000, 3000, 10000], "idle_seconds": 3, "idle_runs": 3,
     "timeline_bake_ms": 300,
 }
 QUICK = {
     "customers": [1, 10], "bake_ms": 100,
     "wrk_seconds": 1, "wrk_connections": 4,
-    "idle": [10, 100], "idle_seconds": 1,
+    "idle": [10, 100], "idle_seconds": 1, "idle_runs": 1,
     "timeline_bake_ms": 50,
 }
 TIMELINE_ORDERS = 10
@@ -88,7 +88,7 @@ COLUMNS = {
                    "server_cpu_s", "cpu_us_per_request", "note"],
     "idle": ["step", "idle", "requests_per_s", "p50_ms", "p90_ms", "p99_ms",
              "max_ms", "pss_before_kib", "pss_after_kib",
-             "bytes_per_idle", "note"],
+             "bytes_per_idle", "runs", "note"],
     "timeline": ["step", "conn", "cook", "accept_s", "oven_in_s",
                  "oven_out_s", "response_s", "close_s"],
 }
@@ -423,43 +423,71 @@ def loadgen_figures(text):
     return figures
 
 
+def median_row(rows):
+    """Of several fresh runs of one point, the run whose median latency is
+    the median. Keeping one whole run keeps its columns consistent."""
+    ok = [r for r in rows if r.get("note") == "ok"]
+    if len(ok) < len(rows):
+        return next(r for r in rows if r.get("note") != "ok")
+    ok.sort(key=lambda r: float(r["p50_ms"]))
+    return {**ok[len(ok) // 2], "runs": len(rows)}
+
+
+def interleaved(measure, sizes, runs):
+    """Each size measured runs times, the sizes taken in turn (10, 100, ...,
+    then 10, 100, ... again), and the median run of each kept. On a shared
+    machine a slow or a fast spell lasts longer than one run: in turn, it
+    falls on every size alike, instead of making one size look slow."""
+    results = {n: [] for n in sizes}
+    for _ in range(runs):
+        for n in sizes:
+            results[n].append(measure(n))
+    return [median_row(results[n]) for n in sizes]
+
+
+def step_idle(step, n, sizes):
+    """One fresh run of idle_latency.py's measurement."""
+    row = {"step": step.name, "idle": n}
+    try:
+        text = idle_latency.measure(idle_latency.pz.step_named(step.name), n,
+                                    sizes["idle_seconds"])
+    except (Exception, SystemExit) as e:
+        return {**row, "note": f"failed: {e}"}
+    f = loadgen_figures(text)
+    memory = re.search(r"(\d+) -> (\d+) \((-?\d+) bytes", f.get("pss_kb", ""))
+    return {**row, "requests_per_s": f.get("per_second"),
+            "p50_ms": f.get("p50_ms"), "p90_ms": f.get("p90_ms"),
+            "p99_ms": f.get("p99_ms"), "max_ms": f.get("max_ms"),
+            "pss_before_kib": memory and memory.group(1),
+            "pss_after_kib": memory and memory.group(2),
+            "bytes_per_idle": memory and memory.group(3), "note": "ok"}
+
+
 def idle(steps, sizes):
     rows = []
+    runs = sizes.get("idle_runs", 1)
     for step in steps:
         m = manifest(step)
         if (not m["concurrent"] or m["cook"] != "pid"
                 or m["process_per_connection"]):
             continue   # 01-03 have no tablet: a cook per customer, or none
         limit, why = most_customers(step)
-        for n in sizes["idle"]:
-            row = {"step": step.name, "idle": n}
-            if n > limit:
-                rows.append({**row, "note": f"skipped: {why}"})
-                continue
+        seated = [n for n in sizes["idle"] if n <= limit]
+
+        def run(n, step=step):
             say(f"idle: {step.name}, {n} silent customers")
-            try:
-                text = idle_latency.measure(
-                    idle_latency.pz.step_named(step.name), n,
-                    sizes["idle_seconds"])
-            except (Exception, SystemExit) as e:
-                rows.append({**row, "note": f"failed: {e}"})
-                continue
-            f = loadgen_figures(text)
-            memory = re.search(r"(\d+) -> (\d+) \((-?\d+) bytes",
-                               f.get("pss_kb", ""))
-            rows.append({**row, "requests_per_s": f.get("per_second"),
-                         "p50_ms": f.get("p50_ms"), "p90_ms": f.get("p90_ms"),
-                         "p99_ms": f.get("p99_ms"), "max_ms": f.get("max_ms"),
-                         "pss_before_kib": memory and memory.group(1),
-                         "pss_after_kib": memory and memory.group(2),
-                         "bytes_per_idle": memory and memory.group(3),
-                         "note": "ok"})
+            return step_idle(step, n, sizes)
+        rows += interleaved(run, seated, runs)
+        rows += [{"step": step.name, "idle": n, "note": f"skipped: {why}"}
+                 for n in sizes["idle"] if n > limit]
     if nginx_binary():
         page = front_page(steps[-1])
-        for n in sizes["idle"]:
+
+        def nginx_run(n):
             say(f"idle: nginx, one worker, {n} silent customers")
             with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-                rows.append(nginx_idle(n, sizes, page, Path(tmp)))
+                return nginx_idle(n, sizes, page, Path(tmp))
+        rows += interleaved(nginx_run, sizes["idle"], runs)
     return rows
 
 

@@ -26,7 +26,7 @@ EXPECTED_COLUMNS = {
                    "server_cpu_s", "cpu_us_per_request", "note"],
     "idle": ["step", "idle", "requests_per_s", "p50_ms", "p90_ms", "p99_ms",
              "max_ms", "pss_before_kib", "pss_after_kib",
-             "bytes_per_idle", "note"],
+             "bytes_per_idle", "runs", "note"],
     "timeline": ["step", "conn", "cook", "accept_s", "oven_in_s",
                  "oven_out_s", "response_s", "close_s"],
 }
