@@ -134,10 +134,12 @@ def most_customers(step):
     m = manifest(step)
     if not m["concurrent"]:
         return BLOCKING_LIMIT, "serves one customer at a time"
-    limit = m["default_max_conns"] or BLOCKING_LIMIT
     if m["process_per_connection"] or m["cook"] == "pid tid":
-        why = f"one cook per customer: --max-conns stops at {limit}"
-    elif limit < 10000:
+        # A cook per customer: race.race() raises --max-conns to N, so the
+        # figures say what N cooks cost, or where hiring them fails.
+        return max(FULL["customers"]), "as many cooks as customers"
+    limit = m["default_max_conns"] or BLOCKING_LIMIT
+    if limit < 10000:
         why = f"select's checklist stops below FD_SETSIZE ({limit})"
     else:
         why = f"--max-conns {limit}"
@@ -169,7 +171,11 @@ def scaling(steps, sizes):
                          "failed": r["failed"],
                          "peak_pss_kib": round(r["peak_pss_mib"] * 1024),
                          "peak_processes": r["peak_processes"],
-                         "peak_threads": r["peak_threads"], "note": "ok"})
+                         "peak_threads": r["peak_threads"],
+                         "note": "ok" if r["failed"] == 0 else
+                         f"{r['failed']} of {n} customers got no pizza "
+                         "(a connection refused or reset, or no answer "
+                         "within 60 s)"})
     return rows
 
 
@@ -701,7 +707,9 @@ def plot_timelines(out, rows):
 def plot(out, part, rows, steps):
     names = [s.name for s in steps]
     if part == "scaling":
-        done = [r for r in rows if r.get("note") == "ok"]
+        # Drawn too when some customers were never answered: the time then
+        # includes their wait until the load generator gave up on them.
+        done = [r for r in rows if r.get("all_answered_s") not in (None, "")]
         bake = rows[0]["bake_ms"] if rows else 0
         plot_lines(out, "scaling-wall.svg", f"Every customer seated, then "
                    f"all order one pizza at once; the oven takes {bake} ms",
@@ -757,6 +765,15 @@ PARTS = {"scaling": scaling, "throughput": throughput, "idle": idle,
          "timeline": timeline}
 
 
+def merged(earlier, rows):
+    """With --steps, a part measured again for some steps keeps the other
+    steps' rows from the earlier run (machine.json records both runs)."""
+    key = next(iter(rows[0])) if rows else "step"
+    again = {row[key] for row in rows}
+    kept = [row for row in earlier if row.get(key) not in again]
+    return sorted(kept + rows, key=lambda row: str(row.get(key)))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
@@ -794,11 +811,16 @@ def main():
     for part in args.parts:
         began = time.monotonic()
         rows = PARTS[part](steps, sizes)
+        record_part = {"command": command, "date_utc": facts["date_utc"]}
+        if args.steps and (out / f"{part}.csv").exists():
+            rows = merged(read_csv(out, part), rows)
+            record_part["steps"] = sorted(step.name for step in steps)
+            record_part["earlier"] = facts["parts"].get(part)
         write_csv(out, part, rows)
-        plot(out, part, rows, steps)
-        seconds = round(time.monotonic() - began, 1)
-        facts["parts"][part] = {"command": command, "seconds": seconds,
-                                "date_utc": facts["date_utc"]}
+        plot(out, part, rows, race.steps(None))
+        record_part["seconds"] = round(time.monotonic() - began, 1)
+        facts["parts"][part] = record_part
+        seconds = record_part["seconds"]
         say(f"{part}: {len(rows)} rows in {seconds} s")
     record.write_text(json.dumps(facts, indent=1) + "\n")
     say(f"wrote {out}")
