@@ -174,3 +174,19 @@ def test_every_plot_drawn_and_the_machine_named(quick):
     for key in ("cpu", "cores", "kernel", "command"):
         assert machine[key], key
     assert machine["quick"] is True
+
+
+def test_a_part_measured_again_for_some_steps_keeps_the_others():
+    """bench.py --steps A: A's rows are replaced, every other step's (and
+    nginx's) are kept from the earlier run, in the steps' order."""
+    sys.path.insert(0, str(pz.ROOT / "bench"))
+    try:
+        import bench
+    finally:
+        sys.path.pop(0)
+    earlier = [{"step": "01-a", "n": 1, "v": "old"}, {"step": "02-b", "n": 1, "v": "old"},
+               {"step": "02-b", "n": 10, "v": "old"}, {"step": "03-c", "n": 1, "v": "old"},
+               {"step": "nginx-1w", "n": 1, "v": "old"}]
+    again = [{"step": "02-b", "n": 1, "v": "new"}, {"step": "02-b", "n": 10, "v": "new"}]
+    assert bench.merged(earlier, again) == [
+        earlier[0], again[0], again[1], earlier[3], earlier[4]]
