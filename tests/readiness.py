@@ -63,14 +63,17 @@ def cpu_seconds(pid):
     return ticks / __import__("os").sysconf("SC_CLK_TCK")
 
 
-def open_silent(server, n):
-    """n connections that say nothing; the caller closes them."""
+def open_silent(server, n, saying=b""):
+    """n connections that say nothing (or only `saying`, once each); the
+    caller closes them."""
     socks = []
     try:
         for _ in range(n):
             s = socket.create_connection((server.host, server.port),
                                          timeout=5)
             socks.append(s)
+            if saying:
+                s.sendall(saying)
     except BaseException:
         close_all(socks)
         raise

@@ -205,13 +205,8 @@ def test_an_order_in_the_oven_holds_no_input_buffer(start_server, tmp_path):
     before = pss_kib(server.pid)
     request = pz.request_bytes("POST", "/order",
                                body=pz.order_body("margherita"))
-    socks = []
+    socks = readiness.open_silent(server, n, saying=request)
     try:
-        for _ in range(n):
-            s = socket.create_connection((server.host, server.port),
-                                         timeout=5)
-            s.sendall(request)
-            socks.append(s)
         assert pz.wait_until(
             lambda: sum(" oven-in " in line
                         for line in pz.trace_lines(trace)) == n, 4.0)
