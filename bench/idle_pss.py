@@ -13,7 +13,6 @@ Needs `make` first, and N + 100 descriptors (the soft limit is raised to
 the hard one).
 """
 import os
-import re
 import resource
 import socket
 import sys
@@ -22,11 +21,6 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 import pizzeria as pz  # noqa: E402
-
-
-def pss_kb(pid):
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        return int(re.search(r"^Pss:\s+(\d+) kB", f.read(), re.M).group(1))
 
 
 def main():
@@ -41,7 +35,7 @@ def main():
         with server.connect() as first:
             first.get("/menu")
         time.sleep(0.2)
-        before = pss_kb(server.pid)
+        before = pz.pss_kib(server.pid)
         customers = []
         for _ in range(n):
             s = socket.create_connection((server.host, server.port))
@@ -50,7 +44,7 @@ def main():
         for s in customers:
             s.recv(65536)  # the whole answer comes in one piece
         time.sleep(0.5)
-        after = pss_kb(server.pid)
+        after = pz.pss_kib(server.pid)
         print(f"{step.name}: PSS {before} kB before, {after} kB with {n} "
               f"idle keep-alive customers: "
               f"{(after - before) * 1024 / n:.0f} bytes each")

@@ -266,6 +266,13 @@ def threads(pid):
     return sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
 
 
+def pss_kib(pid):
+    """pid's proportional set size (/proc/PID/smaps_rollup), in KiB: its
+    private pages, plus its share of the pages it shares."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        return int(re.search(r"^Pss:\s+(\d+) kB", f.read(), re.M).group(1))
+
+
 def wait_until(condition, timeout=2.0, interval=0.02):
     """Poll condition() until it is truthy or timeout passes; its last value."""
     deadline = time.monotonic() + timeout

@@ -179,14 +179,6 @@ def test_leaving_while_baking_cancels_the_oven(start_server, tmp_path):
     assert pz.settled_fd_count(server) == empty_kitchen
 
 
-def pss_kib(pid):
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    return 0
-
-
 @pytest.mark.skipif(pz.BUILD in ("asan", "valgrind"),
                     reason="the sanitizer's and valgrind's own memory "
                            "would be measured")
@@ -202,7 +194,7 @@ def test_an_order_in_the_oven_holds_no_input_buffer(start_server, tmp_path):
     server = start_server("--bake-ms", str(bake_ms), "--trace", str(trace))
     with server.connect() as first:  # what is made on first use exists
         first.get("/menu")
-    before = pss_kib(server.pid)
+    before = pz.pss_kib(server.pid)
     request = pz.request_bytes("POST", "/order",
                                body=pz.order_body("margherita"))
     socks = readiness.open_silent(server, n, saying=request)
@@ -210,7 +202,7 @@ def test_an_order_in_the_oven_holds_no_input_buffer(start_server, tmp_path):
         assert pz.wait_until(
             lambda: sum(" oven-in " in line
                         for line in pz.trace_lines(trace)) == n, 4.0)
-        grown = (pss_kib(server.pid) - before) * 1024 / n
+        grown = (pz.pss_kib(server.pid) - before) * 1024 / n
         assert grown < 4096, f"{grown:.0f} bytes per order in the oven"
     finally:
         readiness.close_all(socks)
@@ -230,7 +222,7 @@ def test_an_idle_customer_holds_no_buffer_and_no_ticket(start_server):
     server = start_server()
     with server.connect() as first:  # what is made on first use exists
         first.get("/menu")
-    before = pss_kib(server.pid)
+    before = pz.pss_kib(server.pid)
     customers = []
     try:
         for _ in range(n):
@@ -238,7 +230,7 @@ def test_an_idle_customer_holds_no_buffer_and_no_ticket(start_server):
             customers[-1].request("GET", "/menu")
         for c in customers:  # each answer read: every customer is idle
             assert c.read_response().status == 200
-        grown = (pss_kib(server.pid) - before) * 1024 / n
+        grown = (pz.pss_kib(server.pid) - before) * 1024 / n
         assert grown < 768, f"{grown:.0f} bytes per idle customer"
     finally:
         for c in customers:
