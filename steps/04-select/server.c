@@ -47,7 +47,8 @@ static void on_closing_signal(int signal_number)
 struct tablet {
     struct conn *tables[FD_SETSIZE];
     fd_set readable, writable;
-    int bell, door, highest;
+    int bell, highest;
+    struct door *door;
 };
 // @end tablet
 
@@ -68,7 +69,7 @@ static bool tablet_add(struct tablet *t, int fd, struct conn *conn)
 /* Clear the tables whose customers left, and the highest box in use. */
 static void tablet_compact(struct tablet *t)
 {
-    int highest = t->bell > t->door ? t->bell : t->door;
+    int highest = t->bell > t->door->fd ? t->bell : t->door->fd;
     for (int fd = 0; fd <= t->highest; fd++) {
         struct conn *conn = t->tables[fd];
         if (conn != NULL && conn_closed(conn)) {
@@ -87,7 +88,7 @@ static void tablet_compact(struct tablet *t)
 static void seat_customers(struct tablet *t, struct door *door)
 {
     struct customer customer;
-    while (door_accept(door, &customer)) {
+    while (door_accept(door, &customer) == DOOR_SEATED) {
         if (conn_count() >= (unsigned)kitchen_options()->max_conns ||
             customer.fd >= FD_SETSIZE) {
             kitchen_turn_away(customer.fd, customer.number);
@@ -103,17 +104,18 @@ static void seat_customers(struct tablet *t, struct door *door)
 // @snippet watch
 /*
  * Before each wait, tick on the checklist what every table waits for, and
- * find the nearest deadline (an order out of the oven, an idle customer):
- * it is how long select may sleep. select crosses out boxes as it answers,
- * so the list is written anew every time.
+ * find the nearest deadline (an order out of the oven, an idle customer,
+ * a door shut for a moment): it is how long select may sleep. select
+ * crosses out boxes as it answers, so the list is written anew every time.
  */
 static struct timeval *watch(struct tablet *t, struct timeval *timeout)
 {
     FD_ZERO(&t->readable);
     FD_ZERO(&t->writable);
     FD_SET(t->bell, &t->readable);
-    FD_SET(t->door, &t->readable);
-    long long nearest = 0;
+    long long nearest = door_reopens_at(t->door, monotonic_us());
+    if (nearest == 0)
+        FD_SET(t->door->fd, &t->readable);
     for (int fd = 0; fd <= t->highest; fd++) {
         struct conn *conn = t->tables[fd];
         if (conn == NULL)
@@ -166,12 +168,14 @@ static void serve_until_closing(struct door *door)
     /* Too big for the stack of a cook who may be a thread one day. */
     struct tablet *t = calloc(1, sizeof *t);
     if (t == NULL)
-        exit(1);
+        kitchen_fail("making the checklist (calloc)");
     t->bell = closing_bell_fd();
-    t->door = door->fd;
-    if (t->bell >= FD_SETSIZE || t->door >= FD_SETSIZE)
-        exit(1);
-    t->highest = t->bell > t->door ? t->bell : t->door;
+    t->door = door;
+    if (t->bell >= FD_SETSIZE || door->fd >= FD_SETSIZE) {
+        errno = EMFILE;
+        kitchen_fail("no box on the checklist for the bell or the door");
+    }
+    t->highest = t->bell > door->fd ? t->bell : door->fd;
     while (!closing_rung()) {
         struct timeval timeout;
         struct timeval *wait = watch(t, &timeout);
@@ -179,13 +183,13 @@ static void serve_until_closing(struct door *door)
                    wait) < 0) {
             if (errno == EINTR)
                 continue; /* a signal: was it closing time? */
-            break;
+            kitchen_fail("waiting on the checklist (select)");
         }
         if (FD_ISSET(t->bell, &t->readable))
             break;
         serve_tables(t);
         tablet_compact(t);
-        if (FD_ISSET(t->door, &t->readable))
+        if (FD_ISSET(door->fd, &t->readable))
             seat_customers(t, door);
     }
     /* Closing time: orders still in the oven are abandoned. */

@@ -98,7 +98,7 @@ static void tablet_compact(struct tablet *t)
 static void seat_customers(struct tablet *t, struct door *door)
 {
     struct customer customer;
-    while (door_accept(door, &customer)) {
+    while (door_accept(door, &customer) == DOOR_SEATED) {
         if (conn_count() >= (unsigned)kitchen_options()->max_conns) {
             kitchen_turn_away(customer.fd, customer.number);
             continue;
@@ -113,12 +113,13 @@ static void seat_customers(struct tablet *t, struct door *door)
 // @snippet watch
 /*
  * Before each wait, write on every line what that table waits for, and
- * find the nearest deadline (an order out of the oven, an idle customer):
- * it is how long poll may sleep.
+ * find the nearest deadline (an order out of the oven, an idle customer,
+ * a door shut for a moment): it is how long poll may sleep.
  */
-static int watch(struct tablet *t)
+static int watch(struct tablet *t, struct door *door)
 {
-    long long nearest = 0;
+    long long nearest = door_reopens_at(door, monotonic_us());
+    t->fds[DOOR_LINE].events = nearest == 0 ? POLLIN : 0;
     for (size_t i = FIRST_TABLE; i < t->len; i++) {
         enum conn_interest want = conn_interest(t->conns[i]);
         t->fds[i].events = (want & WANT_READ ? POLLIN : 0) |
@@ -160,13 +161,13 @@ static void serve_until_closing(struct door *door)
     struct tablet t = {0};
     if (!tablet_add(&t, closing_bell_fd(), NULL) ||
         !tablet_add(&t, door->fd, NULL))
-        exit(1);
+        kitchen_fail("making the list (realloc)");
     while (!closing_rung()) {
-        int timeout_ms = watch(&t);
+        int timeout_ms = watch(&t, door);
         if (poll(t.fds, t.len, timeout_ms) < 0) {
             if (errno == EINTR)
                 continue; /* a signal: was it closing time? */
-            break;
+            kitchen_fail("waiting on the list (poll)");
         }
         if (t.fds[BELL_LINE].revents)
             break;

@@ -73,6 +73,7 @@ struct tablet {
     int epfd;
     int clock_fd;
     bool clock_ticking;
+    bool door_watched;     /* false while the door is shut for a moment */
     struct table *seated;  /* everyone, for the clock's round */
     struct table *leaving; /* left during this round: freed after it */
 };
@@ -123,6 +124,13 @@ static bool tablet_add(struct tablet *t, int fd, struct conn *conn)
  * cook early. Without a timerfd (out of descriptors) the order still
  * comes out: the kitchen clock's round finds it, at most a tick late.
  */
+static void oven_off(struct table *table)
+{
+    if (table->oven_fd >= 0)
+        close(table->oven_fd); /* closing also takes it off the tablet */
+    table->oven_fd = -1;
+}
+
 static void oven_set(struct tablet *t, struct table *table, long long done)
 {
     if (table->oven_fd < 0) {
@@ -140,16 +148,13 @@ static void oven_set(struct tablet *t, struct table *table, long long done)
     struct itimerspec ring = {
         .it_value = {done / 1000000, done % 1000000 * 1000},
     };
-    timerfd_settime(table->oven_fd, TFD_TIMER_ABSTIME, &ring, NULL);
+    if (timerfd_settime(table->oven_fd, TFD_TIMER_ABSTIME, &ring, NULL) < 0) {
+        oven_off(table); /* the kitchen clock's round will find it */
+        return;
+    }
     table->oven_done = done;
 }
 
-static void oven_off(struct table *table)
-{
-    if (table->oven_fd >= 0)
-        close(table->oven_fd); /* closing also takes it off the tablet */
-    table->oven_fd = -1;
-}
 // @end oven-timer
 
 // @snippet tablet-remove
@@ -189,10 +194,14 @@ static void watch(struct tablet *t, struct table *table)
     enum conn_interest want = conn_interest(conn);
     uint32_t events = (want & WANT_READ ? EPOLLIN : 0) |
                       (want & WANT_WRITE ? EPOLLOUT : 0);
-    if (events != table->watched &&
-        tablet_watch(t, EPOLL_CTL_MOD, conn->customer.fd, events,
-                     &table->socket))
+    if (events != table->watched) {
+        if (!tablet_watch(t, EPOLL_CTL_MOD, conn->fd, events,
+                          &table->socket)) {
+            tablet_remove(t, table); /* it would wait for the wrong news */
+            return;
+        }
         table->watched = events;
+    }
     if (conn->state == CONN_BAKING) {
         long long done = conn_deadline(conn);
         if (table->oven_fd < 0 || table->oven_done != done)
@@ -220,7 +229,8 @@ static void clock_keep_time(struct tablet *t)
     struct itimerspec setting = {{0, 0}, {0, 0}};
     if (needed)
         setting.it_interval = setting.it_value = (struct timespec){0, tick_ns};
-    timerfd_settime(t->clock_fd, 0, &setting, NULL);
+    if (timerfd_settime(t->clock_fd, 0, &setting, NULL) < 0)
+        kitchen_fail("setting the kitchen clock (timerfd_settime)");
     t->clock_ticking = needed;
 }
 
@@ -244,7 +254,7 @@ static void clock_round(struct tablet *t)
 static void seat_customers(struct tablet *t, struct door *door)
 {
     struct customer customer;
-    while (door_accept(door, &customer)) {
+    while (door_accept(door, &customer) == DOOR_SEATED) {
         if (conn_count() >= (unsigned)kitchen_options()->max_conns) {
             kitchen_turn_away(customer.fd, customer.number);
             continue;
@@ -281,6 +291,27 @@ static void serve_table(struct tablet *t, struct handle *handle,
 }
 // @end dispatch
 
+// @snippet door-shut
+/*
+ * A door shut for a moment (door.h) comes off the tablet until it opens
+ * again: level-triggered, it would wake the cook at once, over and over.
+ * Returns how long the wait may last: until the door opens, or for ever.
+ */
+static int keep_door(struct tablet *t, struct door *door)
+{
+    long long now = monotonic_us();
+    long long reopens = door_reopens_at(door, now);
+    bool open = reopens == 0;
+    if (open != t->door_watched) {
+        if (!tablet_watch(t, EPOLL_CTL_MOD, door->fd, open ? EPOLLIN : 0,
+                          &door_handle))
+            kitchen_fail("watching the door (epoll_ctl)");
+        t->door_watched = open;
+    }
+    return open ? -1 : (int)((reopens - now + 999) / 1000);
+}
+// @end door-shut
+
 static void free_leaving(struct tablet *t)
 {
     while (t->leaving) {
@@ -293,22 +324,27 @@ static void free_leaving(struct tablet *t)
 // @snippet loop
 static void serve_until_closing(struct door *door)
 {
-    struct tablet t = {.epfd = epoll_create1(EPOLL_CLOEXEC)};
+    struct tablet t = {.epfd = epoll_create1(EPOLL_CLOEXEC),
+                       .door_watched = true};
+    if (t.epfd < 0)
+        kitchen_fail("making the tablet (epoll_create1)");
     t.clock_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (t.epfd < 0 || t.clock_fd < 0 ||
-        !tablet_watch(&t, EPOLL_CTL_ADD, closing_bell_fd(), EPOLLIN,
+    if (t.clock_fd < 0)
+        kitchen_fail("making the kitchen clock (timerfd_create)");
+    if (!tablet_watch(&t, EPOLL_CTL_ADD, closing_bell_fd(), EPOLLIN,
                       &bell_handle) ||
         !tablet_watch(&t, EPOLL_CTL_ADD, door->fd, EPOLLIN, &door_handle) ||
         !tablet_watch(&t, EPOLL_CTL_ADD, t.clock_fd, EPOLLIN, &clock_handle))
-        exit(1);
+        kitchen_fail("putting the bell, door and clock on the tablet "
+                     "(epoll_ctl)");
     struct epoll_event ready[256];
     while (!closing_rung()) {
         clock_keep_time(&t);
-        int n = epoll_wait(t.epfd, ready, 256, -1);
+        int n = epoll_wait(t.epfd, ready, 256, keep_door(&t, door));
         if (n < 0) {
             if (errno == EINTR)
                 continue; /* a signal: was it closing time? */
-            break;
+            kitchen_fail("waiting on the tablet (epoll_wait)");
         }
         bool door_ready = false, clock_ready = false;
         for (int i = 0; i < n && !closing_rung(); i++) {

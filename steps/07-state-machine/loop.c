@@ -16,8 +16,8 @@ struct loop {
     int epfd;
     bool stopped;
     struct timer_heap timers;
-    struct loop_watch *gone;  /* removed this round: freed in phase 4 */
-    struct loop_watch *again; /* requeued, oldest first: phase 3 calls */
+    struct loop_watch *closed; /* closed this round: handed back in phase 4 */
+    struct loop_watch *again;  /* requeued, oldest first: phase 3 calls */
     struct loop_watch *again_tail; /* them after epoll's news */
     struct epoll_event ready[MAX_EVENTS];
 };
@@ -36,18 +36,20 @@ struct loop *loop_create(void)
     return loop;
 }
 
-static void free_gone(struct loop *loop)
+/* Phase 4: the round is over, no answer from epoll can name these now. */
+static void hand_back_closed(struct loop *loop)
 {
-    while (loop->gone) {
-        struct loop_watch *watch = loop->gone;
-        loop->gone = watch->next_gone;
-        free(watch);
+    while (loop->closed) {
+        struct loop_watch *watch = loop->closed;
+        loop->closed = watch->next;
+        if (watch->on_closed)
+            watch->on_closed(watch);
     }
 }
 
 void loop_destroy(struct loop *loop)
 {
-    free_gone(loop);
+    hand_back_closed(loop);
     timer_heap_free(&loop->timers);
     close(loop->epfd);
     free(loop);
@@ -56,21 +58,13 @@ void loop_destroy(struct loop *loop)
 /* ---------------------------------------------------------- descriptors */
 
 // @snippet watch
-struct loop_watch *loop_watch(struct loop *loop, int fd, uint32_t events,
-                              loop_io_fn *callback, void *data)
+bool loop_watch(struct loop *loop, struct loop_watch *watch, int fd,
+                uint32_t events, loop_io_fn *on_news)
 {
-    struct loop_watch *watch = malloc(sizeof *watch);
-    if (watch == NULL)
-        return NULL;
-    *watch = (struct loop_watch){.fd = fd, .callback = callback,
-                                 .data = data};
+    *watch = (struct loop_watch){.fd = fd, .on_news = on_news};
     struct epoll_event event = {.events = events | EPOLLET,
                                 .data.ptr = watch};
-    if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &event) < 0) {
-        free(watch);
-        return NULL;
-    }
-    return watch;
+    return epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &event) == 0;
 }
 
 bool loop_change(struct loop *loop, struct loop_watch *watch,
@@ -81,57 +75,61 @@ bool loop_change(struct loop *loop, struct loop_watch *watch,
     return epoll_ctl(loop->epfd, EPOLL_CTL_MOD, watch->fd, &event) == 0;
 }
 
-/*
- * Off epoll's list at once, but freed only at the end of the round: this
- * round's answer from epoll may still hold a pointer to it.
- */
 static void take_off_again(struct loop *loop, struct loop_watch *watch)
 {
     if (!watch->requeued)
         return;
-    if (watch->prev_again)
-        watch->prev_again->next_again = watch->next_again;
+    if (watch->prev)
+        watch->prev->next = watch->next;
     else
-        loop->again = watch->next_again;
-    if (watch->next_again)
-        watch->next_again->prev_again = watch->prev_again;
+        loop->again = watch->next;
+    if (watch->next)
+        watch->next->prev = watch->prev;
     else
-        loop->again_tail = watch->prev_again;
+        loop->again_tail = watch->prev;
     watch->requeued = false;
 }
 
-void loop_unwatch(struct loop *loop, struct loop_watch *watch)
+/*
+ * Off epoll's list at once, but handed back only at the end of the round:
+ * this round's answer from epoll may still hold a pointer to it.
+ */
+void loop_close(struct loop *loop, struct loop_watch *watch,
+                loop_closed_fn *on_closed)
 {
     take_off_again(loop, watch);
-    epoll_ctl(loop->epfd, EPOLL_CTL_DEL, watch->fd, NULL);
-    watch->gone = true;
-    watch->next_gone = loop->gone;
-    loop->gone = watch;
+    /* EBADF or ENOENT when the descriptor is closed already: closing the
+     * last descriptor of a socket takes it off epoll by itself. */
+    (void)epoll_ctl(loop->epfd, EPOLL_CTL_DEL, watch->fd, NULL);
+    watch->closed = true;
+    watch->on_closed = on_closed;
+    watch->next = loop->closed;
+    loop->closed = watch;
 }
 // @end watch
 
+// @snippet again
 void loop_again(struct loop *loop, struct loop_watch *watch)
 {
-    if (watch->requeued || watch->gone)
+    if (watch->requeued || watch->closed)
         return;
     watch->requeued = true;
-    watch->next_again = NULL;
-    watch->prev_again = loop->again_tail;
+    watch->next = NULL;
+    watch->prev = loop->again_tail;
     if (loop->again_tail)
-        loop->again_tail->next_again = watch;
+        loop->again_tail->next = watch;
     else
         loop->again = watch;
     loop->again_tail = watch;
 }
+// @end again
 
 /* ---------------------------------------------------------------- timers */
 
-void loop_timer_init(struct loop_timer *timer, loop_timer_fn *callback,
-                     void *data)
+void loop_timer_init(struct loop_timer *timer, loop_timer_fn *callback)
 {
     timer_init(&timer->timer);
     timer->callback = callback;
-    timer->data = data;
 }
 
 bool loop_timer_set(struct loop *loop, struct loop_timer *timer,
@@ -184,38 +182,39 @@ static void run_ready(struct loop *loop, int n)
 {
     for (int i = 0; i < n && !loop->stopped; i++) {
         struct loop_watch *watch = loop->ready[i].data.ptr;
-        if (!watch->gone) /* closed earlier in this round: a stale event */
-            watch->callback(loop, watch, loop->ready[i].events);
+        if (!watch->closed) /* closed earlier in this round: a stale event */
+            watch->on_news(loop, watch, loop->ready[i].events);
     }
     /* Those who stopped early in an earlier round, one turn each. A
      * watch that stops early again goes to the back of the line, and the
      * line's length now bounds the turns: no one is served twice. */
     int turns = 0;
-    for (struct loop_watch *w = loop->again; w; w = w->next_again)
+    for (struct loop_watch *w = loop->again; w; w = w->next)
         turns++;
     while (turns-- > 0 && loop->again && !loop->stopped) {
         struct loop_watch *watch = loop->again;
         take_off_again(loop, watch);
-        watch->callback(loop, watch, 0);
+        watch->on_news(loop, watch, 0);
     }
 }
 // @end run-ready
 
 // @snippet run
-void loop_run(struct loop *loop)
+bool loop_run(struct loop *loop)
 {
     while (!loop->stopped) {
         int n = epoll_wait(loop->epfd, loop->ready, MAX_EVENTS,
                            wait_ms(loop));
         if (n < 0) {
             if (errno != EINTR)
-                break; /* a bug (EBADF, EINVAL): nothing to wait on */
+                return false; /* a bug (EBADF, EINVAL): nothing to wait on */
             n = 0;
         }
         run_timers(loop);
         run_ready(loop, n);
-        free_gone(loop);
+        hand_back_closed(loop);
     }
+    return true;
 }
 // @end run
 

@@ -20,12 +20,18 @@
  *               (not at all when a watch was requeued);
  *   2. timers   every timer that is due, soonest first;
  *   3. ready    the descriptors epoll reported, then the requeued ones;
- *   4. cleanup  watches removed during the round are freed.
+ *   4. closed   watches closed during the round are handed back to
+ *               their owners (loop_close's callback), who may free them.
  *
  * Phase 4 is why a stale event is harmless: epoll's answer may name a
  * descriptor that a timer (phase 2) or an earlier descriptor (phase 3)
- * closed a moment ago. The watch it points to is only marked gone until
+ * closed a moment ago. The watch it points to is only marked closed until
  * the round ends, so phase 3 sees the mark and skips it.
+ *
+ * The loop allocates nothing per watch or timer: both live inside what
+ * they belong to (a table), as in libuv, and a callback finds its table
+ * from the watch or timer it is handed (container_of). An idle customer
+ * then costs one block of memory, not three.
  *
  * The shape is redis's ae.c and libuv's uv_run, shrunk: no threads, no
  * other backend than epoll, nothing the pizzeria does not use.
@@ -34,9 +40,14 @@
 #define PIZZERIA_LOOP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "timer_heap.h"
+
+/* The struct that holds member at ptr: from a watch back to its table. */
+#define container_of(ptr, type, member) \
+    ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 struct loop;
 struct loop_watch;
@@ -46,48 +57,54 @@ struct loop_timer;
  * call is a requeued turn (loop_again) rather than news from epoll. */
 typedef void loop_io_fn(struct loop *loop, struct loop_watch *watch,
                         uint32_t events);
+typedef void loop_closed_fn(struct loop_watch *watch);
 typedef void loop_timer_fn(struct loop *loop, struct loop_timer *timer);
 
 // @snippet loop-types
 struct loop_watch {
     int fd;
-    loop_io_fn *callback;
-    void *data;                   /* the caller's: a connection, the door */
-    bool gone;                    /* removed: freed at the round's end */
-    bool requeued;                /* on the again list */
-    struct loop_watch *next_gone; /* the round's removed watches */
-    struct loop_watch *prev_again, *next_again;
+    bool closed;   /* loop_close'd: handed back at the round's end */
+    bool requeued; /* on the again line */
+    union {
+        loop_io_fn *on_news;       /* while watched */
+        loop_closed_fn *on_closed; /* once closed (NULL: nothing to do) */
+    };
+    struct loop_watch *prev, *next; /* the again line, or once closed the
+                                       round's closed list */
 };
 
 struct loop_timer {
     struct timer timer; /* first: the heap's pointer is the loop_timer's */
     loop_timer_fn *callback;
-    void *data;
 };
 // @end loop-types
 
 struct loop *loop_create(void);
+/* Hands back every watch still closing; the others are the caller's. */
 void loop_destroy(struct loop *loop);
 
-/* Watch fd for events (EPOLLIN, EPOLLOUT...; EPOLLET is added). NULL
- * if epoll refused (or no memory). */
-struct loop_watch *loop_watch(struct loop *loop, int fd, uint32_t events,
-                              loop_io_fn *callback, void *data);
+/* Watch fd for events (EPOLLIN, EPOLLOUT...; EPOLLET is added), with a
+ * watch the caller owns. False, with errno, if epoll refused. */
+bool loop_watch(struct loop *loop, struct loop_watch *watch, int fd,
+                uint32_t events, loop_io_fn *on_news);
 bool loop_change(struct loop *loop, struct loop_watch *watch,
                  uint32_t events);
-/* Stop watching (before closing the descriptor, or instead of). */
-void loop_unwatch(struct loop *loop, struct loop_watch *watch);
+/* Stop watching (before closing the descriptor, or after: closing took it
+ * off epoll already). The watch is handed back to on_closed when the
+ * round ends; until then its memory must stay. */
+void loop_close(struct loop *loop, struct loop_watch *watch,
+                loop_closed_fn *on_closed);
 /* Call the watch again on the next round (events 0). */
 void loop_again(struct loop *loop, struct loop_watch *watch);
 
-void loop_timer_init(struct loop_timer *timer, loop_timer_fn *callback,
-                     void *data);
+void loop_timer_init(struct loop_timer *timer, loop_timer_fn *callback);
 bool loop_timer_set(struct loop *loop, struct loop_timer *timer,
                     long long when_us);
 void loop_timer_cancel(struct loop *loop, struct loop_timer *timer);
 
-/* Run rounds until loop_stop() is called (from a callback). */
-void loop_run(struct loop *loop);
+/* Run rounds until loop_stop() is called (from a callback): true. False,
+ * with errno, if epoll_wait failed for a reason other than a signal. */
+bool loop_run(struct loop *loop);
 void loop_stop(struct loop *loop);
 
 #endif

@@ -10,21 +10,28 @@
  * callback, every deadline on one min-heap (timer_heap.c), and rounds in
  * fixed phases. This file only says what the pizzeria does with it: a
  * watch for the door, one for the closing bell, and for each customer a
- * watch on their socket and a single timer for whatever their visit waits
- * for next (the oven, or their patience running out).
+ * table holding the visit, a watch on their socket and a single timer for
+ * whatever the visit waits for next (the oven, or their patience).
  *
- * The tablet is edge-triggered now: epoll says "ready" once per change, not
- * as long as it stays true. So every callback works until EAGAIN, and a
- * visit that stops early to let the others have a turn must ask for its
- * next turn itself (loop_again): no new edge would ever come for it.
+ * Three things are new in the way the cook works:
+ *
+ *   - The tablet is edge-triggered: epoll says "ready" once per change,
+ *     not as long as it stays true. So every callback works until EAGAIN.
+ *   - A fair share: one turn moves a visit on at most FAIR_SHARE times, so
+ *     a customer who pipelines a thousand requests cannot hold the others
+ *     up. A visit stopped that way asks for its next turn itself
+ *     (loop_again): no new edge would ever come for it.
+ *   - Buffers are lent (shelf.c): an idle customer holds none, only its
+ *     table.
  */
-#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 
 #include "event_cook.h"
 #include "kitchen.h"
 #include "loop.h"
+#include "shelf.h"
 
 // @snippet step
 static const struct step step = {
@@ -38,7 +45,6 @@ static const struct step step = {
 enum {
     FAIR_SHARE = 32,      /* moves per turn for one customer */
     SEATS_PER_TURN = 256, /* customers let in per turn of the door */
-    DOOR_RETRY_US = 100000, /* out of memory or descriptors: retry later */
 };
 
 static void on_closing_signal(int signal_number)
@@ -48,40 +54,65 @@ static void on_closing_signal(int signal_number)
 }
 
 // @snippet table
-/* A seated customer: the visit, its socket's watch, and its one timer. */
+/*
+ * A seated customer, in one block: the visit, its socket's watch, and its
+ * one timer. The loop's watch and timer live here rather than in blocks
+ * of their own, so an idle customer costs this struct and nothing else.
+ */
 struct table {
-    struct conn *conn;
-    struct loop_watch *watch;
-    struct loop_timer timer;   /* the oven's bell, or the idle deadline */
+    struct conn conn;          /* the visit (event_cook.h) */
+    struct loop_watch watch;   /* their socket, on the tablet */
+    struct loop_timer timer;   /* the oven's timer, or their patience */
     struct table *prev, *next; /* everyone seated, for closing time */
 };
 
 struct kitchen {
     struct loop *loop;
     struct door door;
-    struct loop_watch *door_watch, *bell_watch;
-    struct loop_timer door_retry;
+    struct loop_watch door_watch, bell_watch;
+    struct loop_timer door_reopens; /* after the door said "try later" */
+    struct pantry pantry;           /* the buffers lent to visits */
     struct table *seated;
 };
 // @end table
 
 static struct kitchen kitchen;
 
+// @snippet fair-share
+/*
+ * One turn for a visit: move it on at most FAIR_SHARE times, then let the
+ * others have the cook. True when it stopped with work left: no new edge
+ * will come for that, so it must be called again (loop_again).
+ */
+static bool take_a_turn(struct conn *conn)
+{
+    for (int moves = 0; moves < FAIR_SHARE; moves++)
+        if (!conn_move(conn))
+            return false;
+    return !conn_closed(conn);
+}
+// @end fair-share
+
+static void free_table(struct loop_watch *watch)
+{
+    free(container_of(watch, struct table, watch));
+}
+
 // @snippet leave
 /* The customer left: cancel their timer (an oven that would ring for no
- * one), stop watching, free. The watch itself lives until the round ends. */
+ * one), give back what the visit held, stop watching. The table itself is
+ * freed when the round ends: this round's news may still name it. */
 static void leave(struct table *table)
 {
     loop_timer_cancel(kitchen.loop, &table->timer);
-    loop_unwatch(kitchen.loop, table->watch);
-    conn_free(table->conn);
+    conn_finish(&table->conn);
     if (table->prev)
         table->prev->next = table->next;
     else
         kitchen.seated = table->next;
     if (table->next)
         table->next->prev = table->prev;
-    free(table);
+    loop_close(kitchen.loop, &table->watch, free_table);
 }
 // @end leave
 
@@ -91,15 +122,15 @@ static void leave(struct table *table)
  * until its deadline (the oven's, the customer's patience). One timer per
  * table, moved on the heap only when the deadline changed.
  */
-static void settle(struct table *table)
+static void settle(struct table *table, bool another_turn)
 {
-    struct conn *conn = table->conn;
+    struct conn *conn = &table->conn;
     if (conn_closed(conn)) {
         leave(table);
         return;
     }
-    if (conn_wants_another_turn(conn))
-        loop_again(kitchen.loop, table->watch);
+    if (another_turn)
+        loop_again(kitchen.loop, &table->watch);
     long long deadline = conn_deadline(conn);
     if (deadline == 0)
         loop_timer_cancel(kitchen.loop, &table->timer);
@@ -113,27 +144,28 @@ static void settle(struct table *table)
 // @end settle
 
 // @snippet events
-/* The socket's news. Whatever it is, the visit carries on from its state:
- * read, write or drain until EAGAIN, or its fair share. */
+/* The socket's news, or another turn. Whatever it is, the visit carries on
+ * from its state: read, write or drain until EAGAIN, or its fair share. */
 static void on_socket(struct loop *loop, struct loop_watch *watch,
                       uint32_t events)
 {
     (void)loop;
-    struct table *table = watch->data;
+    struct table *table = container_of(watch, struct table, watch);
+    bool another_turn = false;
     if (events & (EPOLLERR | EPOLLHUP))
-        conn_hangup(table->conn); /* nothing we write can arrive */
+        conn_hangup(&table->conn); /* nothing we write can arrive */
     else
-        conn_continue(table->conn);
-    settle(table);
+        another_turn = take_a_turn(&table->conn);
+    settle(table, another_turn);
 }
 
 /* The table's timer rang: the pizza is done, or the customer's time up. */
 static void on_timer(struct loop *loop, struct loop_timer *timer)
 {
     (void)loop;
-    struct table *table = timer->data;
-    conn_timers_due(table->conn, monotonic_us());
-    settle(table);
+    struct table *table = container_of(timer, struct table, timer);
+    conn_time_up(&table->conn, monotonic_us());
+    settle(table, take_a_turn(&table->conn));
 }
 // @end events
 
@@ -141,20 +173,15 @@ static void on_timer(struct loop *loop, struct loop_timer *timer)
 static void seat(const struct customer *customer)
 {
     struct table *table = malloc(sizeof *table);
-    struct conn *conn = table ? conn_open(customer) : NULL;
-    if (conn == NULL) { /* conn_open closed the socket */
-        if (table == NULL)
-            kitchen_turn_away(customer->fd, customer->number);
-        free(table);
+    if (table == NULL) {
+        kitchen_turn_away(customer->fd, customer->number);
         return;
     }
-    table->conn = conn;
-    loop_timer_init(&table->timer, on_timer, table);
-    table->watch = loop_watch(kitchen.loop, customer->fd,
-                              EPOLLIN | EPOLLOUT | EPOLLRDHUP, on_socket,
-                              table);
-    if (table->watch == NULL) {
-        conn_free(conn);
+    conn_init(&table->conn, customer, &kitchen.pantry.lender);
+    loop_timer_init(&table->timer, on_timer);
+    if (!loop_watch(kitchen.loop, &table->watch, customer->fd,
+                    EPOLLIN | EPOLLOUT | EPOLLRDHUP, on_socket)) {
+        conn_finish(&table->conn); /* no room on the tablet: closed */
         free(table);
         return;
     }
@@ -163,15 +190,16 @@ static void seat(const struct customer *customer)
     if (kitchen.seated)
         kitchen.seated->prev = table;
     kitchen.seated = table;
-    settle(table); /* the idle deadline */
+    settle(table, false); /* the idle deadline */
 }
 // @end seat
 
 // @snippet door
 /*
  * Let in everyone waiting, a turn's worth at a time. With an edge-triggered
- * door the queue must be emptied (EAGAIN), or no new edge will say it is
- * not; a door that stopped for another reason asks to be looked at again.
+ * door the queue must be emptied (DOOR_EMPTY), or no new edge will say it
+ * is not: a door that stopped for another reason is looked at again, on
+ * the next round or when it reopens.
  */
 static void on_door(struct loop *loop, struct loop_watch *watch,
                     uint32_t events)
@@ -179,24 +207,30 @@ static void on_door(struct loop *loop, struct loop_watch *watch,
     (void)events;
     struct customer customer;
     for (int seated = 0; seated < SEATS_PER_TURN; seated++) {
-        if (!door_accept(&kitchen.door, &customer)) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                loop_timer_set(loop, &kitchen.door_retry,
-                               monotonic_us() + DOOR_RETRY_US);
+        switch (door_accept(&kitchen.door, &customer)) {
+        case DOOR_SEATED:
+            if (conn_count() >= (unsigned)kitchen_options()->max_conns)
+                kitchen_turn_away(customer.fd, customer.number);
+            else
+                seat(&customer);
+            continue;
+        case DOOR_EMPTY:
+            return;
+        case DOOR_TRY_LATER:
+            /* Never fails: the timer's place on the heap was taken when
+             * the kitchen opened (main), so moving it needs no memory. */
+            loop_timer_set(loop, &kitchen.door_reopens,
+                           door_reopens_at(&kitchen.door, monotonic_us()));
             return;
         }
-        if (conn_count() >= (unsigned)kitchen_options()->max_conns)
-            kitchen_turn_away(customer.fd, customer.number);
-        else
-            seat(&customer);
     }
     loop_again(loop, watch); /* more may be waiting: after the others */
 }
 
-static void on_door_retry(struct loop *loop, struct loop_timer *timer)
+static void on_door_reopens(struct loop *loop, struct loop_timer *timer)
 {
     (void)timer;
-    on_door(loop, kitchen.door_watch, 0);
+    on_door(loop, &kitchen.door_watch, 0);
 }
 // @end door
 
@@ -208,6 +242,39 @@ static void on_bell(struct loop *loop, struct loop_watch *watch,
     loop_stop(loop); /* closing time: the orders in the oven are abandoned */
 }
 
+/* The loop, the door and the bell: without any of them, no kitchen. */
+static void open_kitchen(const struct options *options)
+{
+    door_open(&kitchen.door, kitchen_open_door(options));
+    pantry_open(&kitchen.pantry);
+    kitchen.loop = loop_create();
+    if (kitchen.loop == NULL)
+        kitchen_fail("making the tablet (epoll_create1)");
+    if (!loop_watch(kitchen.loop, &kitchen.bell_watch, closing_bell_fd(),
+                    EPOLLIN, on_bell) ||
+        !loop_watch(kitchen.loop, &kitchen.door_watch, kitchen.door.fd,
+                    EPOLLIN, on_door))
+        kitchen_fail("putting the bell and the door on the tablet "
+                     "(epoll_ctl)");
+    /* The door's timer sits on the heap from now on, set far ahead: when
+     * the door says "try later" it is only moved, which needs no memory. */
+    loop_timer_init(&kitchen.door_reopens, on_door_reopens);
+    if (!loop_timer_set(kitchen.loop, &kitchen.door_reopens, LLONG_MAX))
+        kitchen_fail("making the door's timer");
+}
+
+static void close_kitchen(void)
+{
+    while (kitchen.seated)
+        leave(kitchen.seated);
+    loop_timer_cancel(kitchen.loop, &kitchen.door_reopens);
+    loop_close(kitchen.loop, &kitchen.door_watch, NULL);
+    loop_close(kitchen.loop, &kitchen.bell_watch, NULL);
+    loop_destroy(kitchen.loop); /* frees the tables left */
+    door_close(&kitchen.door);
+    pantry_close(&kitchen.pantry);
+}
+
 // @snippet main
 int main(int argc, char **argv)
 {
@@ -215,28 +282,11 @@ int main(int argc, char **argv)
     options_parse(argc, argv, &step, &options);
     kitchen_open(&step, &options);
     closing_prepare(on_closing_signal);
-    conn_set_fair_share(FAIR_SHARE);
-    conn_lend_buffers(true); /* an idle customer holds no buffer */
 
-    door_open(&kitchen.door, kitchen_open_door(&options));
-    kitchen.loop = loop_create();
-    loop_timer_init(&kitchen.door_retry, on_door_retry, NULL);
-    if (kitchen.loop == NULL ||
-        !(kitchen.bell_watch = loop_watch(kitchen.loop, closing_bell_fd(),
-                                          EPOLLIN, on_bell, NULL)) ||
-        !(kitchen.door_watch = loop_watch(kitchen.loop, kitchen.door.fd,
-                                          EPOLLIN, on_door, NULL)))
-        exit(1);
-
-    loop_run(kitchen.loop);
-
-    while (kitchen.seated)
-        leave(kitchen.seated);
-    loop_timer_cancel(kitchen.loop, &kitchen.door_retry);
-    loop_unwatch(kitchen.loop, kitchen.door_watch);
-    loop_unwatch(kitchen.loop, kitchen.bell_watch);
-    door_close(&kitchen.door);
-    loop_destroy(kitchen.loop);
+    open_kitchen(&options);
+    if (!loop_run(kitchen.loop))
+        kitchen_fail("waiting on the tablet (epoll_wait)");
+    close_kitchen();
     return 0;
 }
 // @end main

@@ -27,7 +27,7 @@ struct visit {
     long long deadline_us;   /* for a complete request; 0: no deadline */
     long long received_us;   /* when the current request was complete */
     size_t in_len;
-    char in[32768];          /* > HTTP_MAX_REQUEST: one request always fits */
+    char in[REQUEST_BUFFER_SIZE];
     char out[HTTP_MAX_RESPONSE];
 };
 
@@ -258,10 +258,10 @@ static void close_gracefully(const struct customer *c)
 {
     int fd = c->fd;
     shutdown(fd, SHUT_WR);
-    long long deadline = monotonic_us() + 1000000;
+    long long deadline = monotonic_us() + LINGER_US;
     size_t drained = 0;
     char sink[4096];
-    while (drained < 65536 && !closing_rung() &&
+    while (drained < LINGER_BYTES && !closing_rung() &&
            set_receive_timeout(fd, deadline)) {
         ssize_t n = recv(fd, sink, sizeof sink, 0);
         if (n > 0)

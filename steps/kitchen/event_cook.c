@@ -9,138 +9,88 @@
 #include "event_cook.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum {
-    LINGER_US = 1000000,   /* drain a closing connection for up to 1 s */
-    LINGER_BYTES = 65536,  /* or 64 KiB, whichever comes first */
-};
-
 static unsigned open_conns;
-static unsigned fair_share; /* moves per event; 0 for no bound */
-static bool lending;        /* buffers only while busy (step 07) */
 
-/* ---------------------------------------------------------------- buffers */
-
-// @snippet spares
-/*
- * Lent buffers come back to a shelf of spares and go out again from it:
- * once the kitchen has seen its busiest moment, serving a request
- * allocates nothing. The shelf is bounded, so a rush leaves no more than
- * SPARES_KEPT of each kind behind; the rest go back to the kernel
- * (munmap), where malloc's free would leave holes in the heap that still
- * count as the process's memory.
- */
-enum { SPARES_KEPT = 256 };
+/* ---------------------------------------------------------------- supplies */
 
 /* What a request being read needs: the parser and the bytes so far. */
-struct input {
+struct conn_input {
     struct http_parser parser;
-    char bytes[CONN_IN_SIZE];
+    char bytes[REQUEST_BUFFER_SIZE];
 };
 
-struct shelf {
-    size_t size;
-    void *spares[SPARES_KEPT];
-    unsigned count;
-};
+_Static_assert((long)REQUEST_BUFFER_SIZE <= UINT32_MAX &&
+                   HTTP_MAX_RESPONSE <= UINT32_MAX &&
+                   LINGER_BYTES <= UINT32_MAX,
+               "a connection's offsets are 32 bits");
 
-static struct shelf in_shelf = {.size = sizeof(struct input)};
-static struct shelf out_shelf = {.size = HTTP_MAX_RESPONSE};
-static struct shelf ticket_shelf = {.size = sizeof(struct ticket)};
-
-/* Below a page, a mapping of its own would cost more than it holds. */
-static bool is_small(const struct shelf *shelf)
+size_t conn_supply_size(enum conn_supply what)
 {
-    return shelf->size < 4096;
+    switch (what) {
+    case SUPPLY_INPUT:
+        return sizeof(struct conn_input);
+    case SUPPLY_OUTPUT:
+        return HTTP_MAX_RESPONSE;
+    case SUPPLY_TICKET:
+    case SUPPLY_KINDS:
+        break;
+    }
+    return sizeof(struct ticket);
 }
 
-static void *shelf_take(struct shelf *shelf)
+/*
+ * Borrow what this state needs, if the connection does not hold it yet;
+ * false when there is no memory for it. A connection without a lender
+ * holds everything from the start.
+ */
+static bool have(struct conn *c, void **held, enum conn_supply what)
 {
-    if (shelf->count > 0)
-        return shelf->spares[--shelf->count];
-    if (is_small(shelf))
-        return malloc(shelf->size);
-    void *buffer = mmap(NULL, shelf->size, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return buffer == MAP_FAILED ? NULL : buffer;
+    if (*held == NULL && c->lender != NULL)
+        *held = c->lender->lend(c->lender, what);
+    return *held != NULL;
 }
 
-static void shelf_put(struct shelf *shelf, void *buffer)
+static bool have_input(struct conn *c)
 {
-    if (shelf->count < SPARES_KEPT)
-        shelf->spares[shelf->count++] = buffer;
-    else if (is_small(shelf))
-        free(buffer);
-    else
-        munmap(buffer, shelf->size);
-}
-// @end spares
-
-void conn_lend_buffers(bool lend)
-{
-    lending = lend;
-}
-
-/* Borrow what this state needs; false when there is no memory for it. */
-static bool have_in(struct conn *c)
-{
-    if (c->in != NULL)
-        return true;
-    struct input *input = shelf_take(&in_shelf);
-    if (input == NULL)
+    bool fresh = c->input == NULL;
+    if (!have(c, (void **)&c->input, SUPPLY_INPUT))
         return false;
-    c->parser = &input->parser;
-    c->in = input->bytes;
-    http_parser_reset(c->parser); /* it held someone else's */
+    if (fresh)
+        http_parser_reset(&c->input->parser); /* it held someone else's */
     return true;
 }
 
 static bool have_out(struct conn *c)
 {
-    if (c->out == NULL)
-        c->out = shelf_take(&out_shelf);
-    return c->out != NULL;
+    return have(c, (void **)&c->out, SUPPLY_OUTPUT);
 }
 
 static bool have_ticket(struct conn *c)
 {
-    if (c->ticket == NULL)
-        c->ticket = shelf_take(&ticket_shelf);
-    return c->ticket != NULL;
+    return have(c, (void **)&c->ticket, SUPPLY_TICKET);
 }
 
-/* Give back what the connection holds and does not need now. The input
- * goes back only between requests: no byte of one is in it, and the
- * parser has been reset for the next. */
-static void return_in(struct conn *c)
+/* The visit is done with it for now: a lender gets it back. */
+static void give_back(struct conn *c, void **held, enum conn_supply what)
 {
-    if (lending && c->in != NULL && c->in_start == c->in_end) {
-        shelf_put(&in_shelf, c->parser); /* the struct input's start */
-        c->parser = NULL;
-        c->in = NULL;
-        c->in_start = c->in_end = 0;
+    if (c->lender != NULL && *held != NULL) {
+        c->lender->take_back(c->lender, what, *held);
+        *held = NULL;
     }
 }
 
-static void return_out(struct conn *c)
+/* The input goes back only between requests: no byte of one is in it. */
+static void give_back_input(struct conn *c)
 {
-    if (lending && c->out != NULL) {
-        shelf_put(&out_shelf, c->out);
-        c->out = NULL;
-    }
-}
-
-static void return_ticket(struct conn *c)
-{
-    if (lending && c->ticket != NULL) {
-        shelf_put(&ticket_shelf, c->ticket);
-        c->ticket = NULL;
+    if (c->in_start == c->in_end) {
+        give_back(c, (void **)&c->input, SUPPLY_INPUT);
+        if (c->input == NULL)
+            c->in_start = c->in_end = 0;
     }
 }
 
@@ -173,14 +123,14 @@ static void enter(struct conn *c, enum conn_state next)
         c->deadline_us = idle_deadline(now);
         break;
     case CONN_LINGERING:
-        shutdown(c->customer.fd, SHUT_WR);
+        shutdown(c->fd, SHUT_WR);
         c->drained = 0;
         c->deadline_us = now + LINGER_US;
         break;
     case CONN_CLOSED:
-        close(c->customer.fd);
+        close(c->fd);
         c->deadline_us = 0;
-        trace_event(c->customer.number, "close", NULL);
+        trace_event(c->number, "close", NULL);
         break;
     }
     c->state = next;
@@ -191,7 +141,7 @@ static void enter(struct conn *c, enum conn_state next)
 
 static void start_writing(struct conn *c, size_t len)
 {
-    c->out_len = len;
+    c->out_len = (uint32_t)len;
     c->out_sent = 0;
     enter(c, CONN_WRITING);
 }
@@ -224,6 +174,23 @@ static void refuse(struct conn *c)
     respond(c);
 }
 
+/*
+ * The access log's line. The customer's address is asked of the kernel
+ * only now, when a line is written: keeping it with every connection
+ * would cost each idle customer 64 bytes for a log that is usually off.
+ */
+static void log_answer(const struct conn *c,
+                       const struct http_response *response)
+{
+    struct sockaddr_storage peer;
+    socklen_t peer_len = sizeof peer;
+    char peer_name[64] = "-"; /* they are gone already: no address */
+    if (getpeername(c->fd, (struct sockaddr *)&peer, &peer_len) == 0)
+        net_peer_name(&peer, peer_name, sizeof peer_name);
+    log_access(peer_name, c->ticket->request_line, response->status,
+               c->out_len, (monotonic_us() - c->received_us) / 1000.0);
+}
+
 /* The whole answer is out: log it, and go on with the visit or end it. */
 static void answered(struct conn *c)
 {
@@ -232,26 +199,24 @@ static void answered(struct conn *c)
         enter(c, CONN_READING); /* the body comes next */
         return;
     }
-    return_out(c);
+    give_back(c, (void **)&c->out, SUPPLY_OUTPUT);
     const struct http_response *response = &c->ticket->response;
     if (trace_enabled) {
         char cook[64];
         kitchen_cook_name(cook, sizeof cook);
-        trace_event(c->customer.number, "response", "%d %s",
+        trace_event(c->number, "response", "%d %s",
                     response->status, cook);
     }
     if (access_log_enabled)
-        log_access(c->customer.peer, c->ticket->request_line,
-                   response->status, c->out_len,
-                   (monotonic_us() - c->received_us) / 1000.0);
+        log_answer(c, response);
     bool closing = response->connection == CONNECTION_CLOSE;
-    return_ticket(c);
+    give_back(c, (void **)&c->ticket, SUPPLY_TICKET);
     if (closing) {
         enter(c, CONN_LINGERING);
         return;
     }
-    if (c->parser != NULL)
-        http_parser_reset(c->parser);
+    if (c->input != NULL)
+        http_parser_reset(&c->input->parser);
     c->continue_sent = false;
     c->request_deadline_us = idle_deadline(monotonic_us());
     enter(c, CONN_READING);
@@ -264,7 +229,7 @@ static void answered(struct conn *c)
  */
 static bool write_some(struct conn *c)
 {
-    ssize_t n = send(c->customer.fd, c->out + c->out_sent,
+    ssize_t n = send(c->fd, c->out + c->out_sent,
                      c->out_len - c->out_sent, MSG_NOSIGNAL);
     if (n < 0) {
         if (errno == EINTR)
@@ -274,7 +239,7 @@ static bool write_some(struct conn *c)
         enter(c, CONN_CLOSED); /* EPIPE, ECONNRESET: they are gone */
         return false;
     }
-    c->out_sent += (size_t)n;
+    c->out_sent += (uint32_t)n;
     c->deadline_us = idle_deadline(monotonic_us());
     if (c->out_sent == c->out_len)
         answered(c);
@@ -296,29 +261,30 @@ static bool write_some(struct conn *c)
  */
 static bool receive(struct conn *c)
 {
-    if (!have_in(c)) {
+    if (!have_input(c)) {
         enter(c, CONN_CLOSED); /* no memory: this customer must go */
         return false;
     }
+    char *bytes = c->input->bytes;
     if (c->in_start > 0) {
-        memmove(c->in, c->in + c->in_start, c->in_end - c->in_start);
+        memmove(bytes, bytes + c->in_start, c->in_end - c->in_start);
         c->in_end -= c->in_start;
         c->in_start = 0;
     }
-    if (c->in_end == CONN_IN_SIZE) { /* cannot happen: the parser refuses */
-        enter(c, CONN_CLOSED);       /* anything longer first */
+    if (c->in_end == REQUEST_BUFFER_SIZE) { /* cannot happen: the parser */
+        enter(c, CONN_CLOSED); /* refuses anything longer first */
         return false;
     }
-    ssize_t n = recv(c->customer.fd, c->in + c->in_end,
-                     CONN_IN_SIZE - c->in_end, 0);
+    ssize_t n = recv(c->fd, bytes + c->in_end,
+                     REQUEST_BUFFER_SIZE - c->in_end, 0);
     if (n > 0) {
-        c->in_end += (size_t)n;
+        c->in_end += (uint32_t)n;
         return true;
     }
     if (n < 0 && errno == EINTR)
         return true;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        return_in(c); /* nothing of a request here: an idle customer */
+        give_back_input(c); /* nothing of a request: an idle customer */
         return false; /* nothing yet: wait until readable */
     }
     /* 0: they finished sending, and no whole request is left to answer;
@@ -333,7 +299,7 @@ static bool receive(struct conn *c)
 static void take(struct conn *c, const struct http_request *request)
 {
     c->received_us = monotonic_us();
-    trace_event(c->customer.number, "request", "%.*s %.*s HTTP/1.%d",
+    trace_event(c->number, "request", "%.*s %.*s HTTP/1.%d",
                 (int)request->method_name.len, request->method_name.at,
                 (int)request->target.len, request->target.at,
                 request->minor_version);
@@ -343,20 +309,20 @@ static void take(struct conn *c, const struct http_request *request)
     }
     pizzeria_take(request, c->ticket);
     /* The ticket holds all the answer needs: the request's bytes can go. */
-    c->in_start += request->total_len;
+    c->in_start += (uint32_t)request->total_len;
 
     if (!c->ticket->is_order) {
         respond(c);
         return;
     }
     const struct order *order = &c->ticket->order;
-    trace_event(c->customer.number, "oven-in", "order %lu: %u %s",
+    trace_event(c->number, "oven-in", "order %lu: %u %s",
                 order->number, order->qty, order->pizza->name);
     /* The oven is slow: the input goes back to the shelf while the order
      * bakes, unless the next request is already in it (pipelined). Ten
      * thousand orders baking at once would otherwise hold ten thousand
      * input buffers, each fresh memory to map, fault in and unmap. */
-    return_in(c);
+    give_back_input(c);
     enter(c, CONN_BAKING);
 }
 // @end take
@@ -369,10 +335,11 @@ static void take(struct conn *c, const struct http_request *request)
 static bool read_some(struct conn *c)
 {
     const struct http_request *request = NULL;
-    if (c->in == NULL) /* lent back while idle: nothing to parse yet */
+    if (c->input == NULL) /* given back while idle: nothing to parse yet */
         return receive(c);
-    const char *at = c->in + c->in_start;
-    switch (http_parse(c->parser, at, c->in_end - c->in_start, &request)) {
+    struct http_parser *parser = &c->input->parser;
+    const char *at = c->input->bytes + c->in_start;
+    switch (http_parse(parser, at, c->in_end - c->in_start, &request)) {
     case HTTP_COMPLETE:
         take(c, request);
         return true;
@@ -381,8 +348,8 @@ static bool read_some(struct conn *c)
             enter(c, CONN_CLOSED);
             return false;
         }
-        pizzeria_refuse(c->ticket, c->parser->error_status,
-                        c->parser->error_reason);
+        pizzeria_refuse(c->ticket, parser->error_status,
+                        parser->error_reason);
         refuse(c);
         return true;
     case HTTP_HEAD_READY:
@@ -420,9 +387,9 @@ static bool read_some(struct conn *c)
 static bool drain_some(struct conn *c)
 {
     char sink[4096];
-    ssize_t n = recv(c->customer.fd, sink, sizeof sink, 0);
+    ssize_t n = recv(c->fd, sink, sizeof sink, 0);
     if (n > 0) {
-        c->drained += (size_t)n;
+        c->drained += (uint32_t)n;
         if (c->drained >= LINGER_BYTES)
             enter(c, CONN_CLOSED);
         return true;
@@ -440,6 +407,26 @@ static bool drain_some(struct conn *c)
 
 // @snippet advance
 /*
+ * One step of the visit, whatever its state: returns true when the visit
+ * moved on, false when it must wait (or has ended).
+ */
+bool conn_move(struct conn *c)
+{
+    switch (c->state) {
+    case CONN_READING:
+        return read_some(c);
+    case CONN_WRITING:
+        return write_some(c);
+    case CONN_LINGERING:
+        return drain_some(c);
+    case CONN_BAKING: /* only the clock moves it on */
+    case CONN_CLOSED:
+        break;
+    }
+    return false;
+}
+
+/*
  * Move the visit on for as long as it can go without waiting: a pipelined
  * batch is answered request after request, until the kernel has no more
  * bytes for us (EAGAIN), no more room for our answer (EAGAIN), or an order
@@ -453,47 +440,10 @@ static bool drain_some(struct conn *c)
  */
 static void advance(struct conn *c)
 {
-    bool moved = true;
-    unsigned moves = 0;
-    c->more = false;
-    while (moved) {
-        if (fair_share > 0 && moves++ == fair_share) {
-            c->more = true; /* the others' turn: conn_continue() later */
-            return;
-        }
-        switch (c->state) {
-        case CONN_READING:
-            moved = read_some(c);
-            break;
-        case CONN_WRITING:
-            moved = write_some(c);
-            break;
-        case CONN_LINGERING:
-            moved = drain_some(c);
-            break;
-        case CONN_BAKING: /* only the clock moves it on */
-        case CONN_CLOSED:
-            moved = false;
-            break;
-        }
-    }
+    while (conn_move(c))
+        ;
 }
 // @end advance
-
-void conn_set_fair_share(unsigned moves)
-{
-    fair_share = moves;
-}
-
-bool conn_wants_another_turn(const struct conn *c)
-{
-    return c->more && c->state != CONN_CLOSED;
-}
-
-void conn_continue(struct conn *c)
-{
-    advance(c);
-}
 
 void conn_readable(struct conn *c)
 {
@@ -519,7 +469,7 @@ void conn_hangup(struct conn *c)
 static void out_of_oven(struct conn *c, long long now_us)
 {
     long baked_ms = (long)((now_us - c->oven_in_us) / 1000);
-    trace_event(c->customer.number, "oven-out", "order %lu: baked %ld ms",
+    trace_event(c->number, "oven-out", "order %lu: baked %ld ms",
                 c->ticket->order.number, baked_ms);
     char cook[64];
     kitchen_cook_name(cook, sizeof cook);
@@ -529,14 +479,13 @@ static void out_of_oven(struct conn *c, long long now_us)
 // @end oven-out
 
 // @snippet timers-due
-void conn_timers_due(struct conn *c, long long now_us)
+void conn_time_up(struct conn *c, long long now_us)
 {
     if (c->deadline_us == 0 || now_us < c->deadline_us)
         return;
     switch (c->state) {
     case CONN_BAKING:
         out_of_oven(c, now_us);
-        advance(c); /* the answer, and any request pipelined behind it */
         break;
     case CONN_READING:   /* no whole request in time: idle, or trickling */
     case CONN_WRITING:   /* they stopped taking the answer */
@@ -546,6 +495,12 @@ void conn_timers_due(struct conn *c, long long now_us)
     case CONN_CLOSED:
         break;
     }
+}
+
+void conn_timers_due(struct conn *c, long long now_us)
+{
+    conn_time_up(c, now_us);
+    advance(c); /* the answer, and any request pipelined behind it */
 }
 // @end timers-due
 
@@ -575,148 +530,70 @@ bool conn_closed(const struct conn *c)
 }
 
 // @snippet conn-open
+static void start_visit(struct conn *c, const struct customer *customer,
+                        struct conn_lender *lender)
+{
+    *c = (struct conn){
+        .fd = customer->fd,
+        .number = customer->number,
+        .state = CONN_READING,
+        .lender = lender,
+    };
+    c->request_deadline_us = idle_deadline(monotonic_us());
+    c->deadline_us = c->request_deadline_us;
+    open_conns++;
+}
+
 /* A visit whose buffers are its own, for as long as it lasts. */
 struct kept_visit {
     struct conn conn; /* first: the visit is freed through it */
     struct ticket ticket;
-    struct input input;
+    struct conn_input input;
     char out[HTTP_MAX_RESPONSE];
 };
 
 struct conn *conn_open(const struct customer *customer)
 {
-    /* The ticket and both buffers come with the connection, once, in the
-     * same block: a visit allocates nothing more, however many requests it
-     * brings. Unless they are lent (step 07): then they come when needed. */
-    struct conn *c = malloc(lending ? sizeof *c : sizeof(struct kept_visit));
-    if (c == NULL) {
+    struct kept_visit *kept = malloc(sizeof *kept);
+    if (kept == NULL) {
         close(customer->fd);
         trace_event(customer->number, "close", "out of memory");
         return NULL;
     }
-    c->customer = *customer;
-    c->parser = NULL;
-    c->in = c->out = NULL;
-    c->ticket = NULL;
-    if (!lending) {
-        struct kept_visit *kept = (struct kept_visit *)c;
-        c->ticket = &kept->ticket;
-        c->parser = &kept->input.parser;
-        c->in = kept->input.bytes;
-        c->out = kept->out;
-        http_parser_reset(c->parser);
-    }
-    c->state = CONN_READING;
-    c->in_start = c->in_end = 0;
-    c->continue_sent = c->sending_continue = false;
-    c->out_len = c->out_sent = 0;
-    c->drained = 0;
-    c->more = false;
-    c->request_deadline_us = idle_deadline(monotonic_us());
-    c->deadline_us = c->request_deadline_us;
-    open_conns++;
+    struct conn *c = &kept->conn;
+    start_visit(c, customer, NULL);
+    c->ticket = &kept->ticket;
+    c->input = &kept->input;
+    c->out = kept->out;
+    http_parser_reset(&c->input->parser);
     return c;
 }
 // @end conn-open
 
-void conn_free(struct conn *c)
+void conn_init(struct conn *c, const struct customer *customer,
+               struct conn_lender *lender)
+{
+    start_visit(c, customer, lender);
+}
+
+void conn_finish(struct conn *c)
 {
     if (c->state != CONN_CLOSED)
         enter(c, CONN_CLOSED);
-    if (lending) {
-        c->in_start = c->in_end; /* whatever is left is dropped */
-        return_in(c);
-        return_out(c);
-        return_ticket(c);
-    }
+    c->in_start = c->in_end; /* whatever is left is dropped */
+    give_back_input(c);
+    give_back(c, (void **)&c->out, SUPPLY_OUTPUT);
+    give_back(c, (void **)&c->ticket, SUPPLY_TICKET);
     open_conns--;
-    free(c);
+}
+
+void conn_free(struct conn *c)
+{
+    conn_finish(c);
+    free(c); /* the kept_visit it starts */
 }
 
 unsigned conn_count(void)
 {
     return open_conns;
 }
-
-/* ---------------------------------------------------------------- the door */
-
-static int open_spare(void)
-{
-    return open("/dev/null", O_RDONLY | O_CLOEXEC);
-}
-
-void door_open(struct door *door, int listener)
-{
-    int flags = fcntl(listener, F_GETFL);
-    fcntl(listener, F_SETFL, flags | O_NONBLOCK);
-    door->fd = listener;
-    door->spare_fd = open_spare();
-    door->customers = 0;
-}
-
-void door_close(struct door *door)
-{
-    close(door->fd);
-    if (door->spare_fd >= 0)
-        close(door->spare_fd);
-    door->fd = door->spare_fd = -1;
-}
-
-static int accept_one(struct door *door, struct customer *customer)
-{
-    struct sockaddr_storage peer;
-    socklen_t peer_len = sizeof peer;
-    int fd = accept4(door->fd, (struct sockaddr *)&peer, &peer_len,
-                     SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    customer->fd = fd;
-    customer->number = ++door->customers;
-    net_peer_name(&peer, customer->peer, sizeof customer->peer);
-    trace_event(customer->number, "accept", "%s", customer->peer);
-    return fd;
-}
-
-// @snippet out-of-descriptors
-/*
- * No descriptor left for the customer at the head of the queue: give up
- * the spare, let them in, tell them 503, show them out, take the spare
- * back. Returns false if even that failed (the whole system is out of
- * descriptors, ENFILE): the loop then waits for its next wake-up.
- */
-static bool shed_one(struct door *door)
-{
-    if (door->spare_fd < 0)
-        return false;
-    close(door->spare_fd);
-    struct customer customer;
-    bool shed = accept_one(door, &customer) >= 0;
-    if (shed)
-        kitchen_turn_away(customer.fd, customer.number);
-    door->spare_fd = open_spare();
-    return shed;
-}
-// @end out-of-descriptors
-
-// @snippet door-accept
-bool door_accept(struct door *door, struct customer *customer)
-{
-    for (;;) {
-        if (accept_one(door, customer) >= 0)
-            return true;
-        switch (errno) {
-        case EINTR:
-        case ECONNABORTED: /* they left while in the queue */
-        case EPROTO:
-            continue;
-        case EMFILE:
-        case ENFILE:
-            if (shed_one(door))
-                continue;
-            return false;
-        default: /* EAGAIN: no one is waiting; ENOBUFS, ENOMEM: not now */
-            return false;
-        }
-    }
-}
-// @end door-accept

@@ -25,14 +25,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-#include "blocking_cook.h" /* struct customer: fd, number, peer */
+#include "door.h" /* struct customer, as the door lets them in */
 #include "kitchen.h"
 
 // @snippet conn-states
 enum conn_state {
     CONN_READING,   /* waiting for (the rest of) a request */
-    CONN_BAKING,    /* an order is in the oven until oven_done_us */
+    CONN_BAKING,    /* an order is in the oven until its deadline */
     CONN_WRITING,   /* an answer is going out, maybe a piece at a time */
     CONN_LINGERING, /* we said "close": half-closed, draining what is left */
     CONN_CLOSED,    /* the descriptor is closed: free it */
@@ -46,46 +47,49 @@ enum conn_interest {
 };
 // @end conn-states
 
-enum { CONN_IN_SIZE = 32768 }; /* > HTTP_MAX_REQUEST: a request fits */
+struct conn_input;  /* the parser and the request's bytes */
+struct conn_lender; /* where the buffers come from, when lent */
 
 // @snippet conn
 struct conn {
-    struct customer customer; /* fd, number, peer */
+    int fd;
     enum conn_state state;
+    unsigned long number; /* in accept order: the trace's CONN */
 
-    /* Reading: the request being parsed starts at in + in_start. */
-    struct http_parser *parser; /* kept with the input buffer */
-    size_t in_start, in_end;
+    /* Reading: the request being parsed starts at input bytes + in_start. */
+    struct conn_input *input;
+    uint32_t in_start, in_end;
     bool continue_sent; /* "100 Continue" already said for this request */
     bool sending_continue;
 
-    /* The request being served, once the counter has taken it: lent
-     * like the buffers (step 07), since an idle customer has none. */
+    /* Writing: out[out_sent..out_len) is still to go. */
+    uint32_t out_len, out_sent;
+    char *out;
+
+    uint32_t drained; /* lingering: bytes read and dropped */
+
+    /* The request being served, once the counter has taken it. */
     struct ticket *ticket;
     long long received_us; /* when it was complete, for the access log */
     long long oven_in_us;
-
-    /* Writing: out[out_sent..out_len) is still to go. */
-    size_t out_len, out_sent;
 
     /* When the current state gives up: 0 for never (--idle-timeout-ms 0). */
     long long deadline_us;
     long long request_deadline_us; /* for a whole request: from accept, or
                                       from the end of the last answer */
-    size_t drained; /* lingering: bytes read and dropped */
-    bool more;      /* stopped at its fair share with work left (step 07) */
 
-    /* The buffers: CONN_IN_SIZE and HTTP_MAX_RESPONSE bytes, allocated
-     * with the connection, or lent only while it is busy (step 07). The
-     * parser goes with the input: an idle customer needs none of them. */
-    char *in;
-    char *out;
+    /* NULL: the buffers and the ticket came with the connection and stay
+     * until it ends. Otherwise they are borrowed from the lender only
+     * while the visit needs them (see conn_init). */
+    struct conn_lender *lender;
 };
 // @end conn
 
 // @snippet conn-api
 /*
- * A new customer at a table: their socket must be non-blocking. Returns
+ * A new customer at a table: their socket must be non-blocking. The
+ * connection comes in one block with its buffers and its ticket, so a
+ * visit allocates nothing more, however many requests it brings. Returns
  * NULL (the socket closed) when there is no memory for the visit.
  */
 struct conn *conn_open(const struct customer *customer);
@@ -108,53 +112,49 @@ void conn_free(struct conn *conn);
 unsigned conn_count(void);
 // @end conn-api
 
-// @snippet fair-share
-/*
- * Fairness, for a loop that must not let one customer's pipelined stream
- * hold up the others (step 07): an event moves a visit on at most `moves`
- * times (0, the default: until it must wait). A visit stopped that way
- * says so with conn_wants_another_turn(), and conn_continue() gives it its
- * next share; no new event would come for it on an edge-triggered tablet.
- */
-void conn_set_fair_share(unsigned moves);
-bool conn_wants_another_turn(const struct conn *conn);
-void conn_continue(struct conn *conn);
-// @end fair-share
+/* ------------------------------------------------ for a loop of its own */
 
-// @snippet lend-buffers
+// @snippet conn-lender
 /*
- * Buffers only while busy (step 07): a connection holds its input buffer
- * while part of a request is in it, its output buffer while an answer is
- * going out, and gives both back to a small pool of spares when it waits
- * with nothing pending. An idle customer then costs a struct conn and no
- * buffer. Off by default: the buffers come with the connection.
+ * What a visit needs, and only while it needs it: the input (parser and
+ * bytes) while part of a request is in it, the output while an answer is
+ * going out, the ticket from a request taken to its answer sent. A lender
+ * hands them out and takes them back; what it does with them in between
+ * (a shelf of spares, the kernel) is its own business.
  */
-void conn_lend_buffers(bool lend);
-// @end lend-buffers
+enum conn_supply { SUPPLY_INPUT, SUPPLY_OUTPUT, SUPPLY_TICKET, SUPPLY_KINDS };
 
-// @snippet door-api
-/*
- * The front door of a cook who never waits: a non-blocking listening
- * socket, and a spare descriptor kept for the day the kitchen runs out of
- * them (EMFILE): then the spare is given up for a moment, the customer at
- * the head of the queue is let in, told 503 and shown out, and the spare
- * is taken back. Without it the waiting customer could not be accepted,
- * the door would stay "readable" forever, and the loop would spin.
- */
-struct door {
-    int fd;
-    int spare_fd;            /* /dev/null, held for the EMFILE case */
-    unsigned long customers; /* accepted so far: the next one's number */
+struct conn_lender {
+    void *(*lend)(struct conn_lender *lender, enum conn_supply what);
+    void (*take_back)(struct conn_lender *lender, enum conn_supply what,
+                      void *supply);
 };
 
-void door_open(struct door *door, int listener);
-void door_close(struct door *door);
+/* How many bytes a lender must hand out for each kind of supply. */
+size_t conn_supply_size(enum conn_supply what);
 
 /*
- * Let in the next customer waiting at the door: true with *customer
- * filled (a non-blocking socket), false when no one is waiting.
+ * Start a visit in memory the caller owns (inside its own table), with
+ * buffers borrowed from lender while they are needed; an idle customer
+ * then holds none. conn_finish() closes it if need be and gives back what
+ * it holds; the memory is the caller's to free.
  */
-bool door_accept(struct door *door, struct customer *customer);
-// @end door-api
+void conn_init(struct conn *conn, const struct customer *customer,
+               struct conn_lender *lender);
+void conn_finish(struct conn *conn);
+// @end conn-lender
+
+// @snippet conn-move
+/*
+ * The events above move a visit on for as long as it can go without
+ * waiting. A loop that rations its cook's time moves it one step at a
+ * time instead: conn_move() reads, parses, writes or drains once, and
+ * returns false when the visit must wait (or has ended). conn_time_up()
+ * is conn_timers_due() without moving on: the oven's pizza becomes the
+ * answer to send, or an overdue customer is shown out.
+ */
+bool conn_move(struct conn *conn);
+void conn_time_up(struct conn *conn, long long now_us);
+// @end conn-move
 
 #endif

@@ -15,6 +15,12 @@ static const struct step *the_step;
 static const struct options *the_options;
 static long long opened_at_us;
 
+void kitchen_fail(const char *what)
+{
+    fprintf(stderr, "pizzeria: %s: %s\n", what, strerror(errno));
+    exit(1);
+}
+
 long long monotonic_us(void)
 {
     struct timespec now;

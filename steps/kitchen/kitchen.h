@@ -18,11 +18,35 @@
 #include "pizzeria.h"
 #include "response.h"
 
+/*
+ * The sizes every cook shares, written once.
+ *
+ * A customer's input buffer holds the largest request the contract
+ * accepts, whole: a cook never has to refuse a request for its own lack
+ * of room. A cook who says "close" lingers (chapter 01): it drains what
+ * the customer still sends for up to LINGER_US or LINGER_BYTES, so that
+ * closing does not turn into a reset that could destroy the answer.
+ */
+enum {
+    REQUEST_BUFFER_SIZE = 32768,
+    LINGER_US = 1000000,
+    LINGER_BYTES = 65536,
+};
+_Static_assert((long)REQUEST_BUFFER_SIZE >= (long)HTTP_MAX_REQUEST,
+               "a whole request must fit in a cook's input buffer");
+
 /* Set up everything shared: pages, Server header, logs, the clock. */
 void kitchen_open(const struct step *step, const struct options *options);
 
 /* The options the kitchen was opened with. */
 const struct options *kitchen_options(void);
+
+/*
+ * A fatal error: print "pizzeria: WHAT: REASON" (REASON from errno) and
+ * exit 1. For what the whole kitchen cannot work without (its tablet, its
+ * door, its bell); one customer's trouble is never fatal.
+ */
+_Noreturn void kitchen_fail(const char *what);
 
 /* Monotonic time, in microseconds: since boot, and since kitchen_open. */
 long long monotonic_us(void);

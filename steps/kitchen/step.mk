@@ -12,7 +12,12 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 WARNINGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
 OUT ?= .
-SOURCES := server.c $(wildcard $(KITCHEN)/*.c)
+# What every step links from the kitchen; before including this file a
+# step names the cook it uses (KITCHEN_PARTS: blocking_cook, or event_cook
+# and door) and any files of its own beside server.c (STEP_SOURCES).
+KITCHEN_COMMON := closing http_parse kitchen log net options pizzeria response
+SOURCES := server.c $(STEP_SOURCES) \
+           $(patsubst %,$(KITCHEN)/%.c,$(KITCHEN_COMMON) $(KITCHEN_PARTS))
 HEADERS := $(wildcard $(KITCHEN)/*.h) $(wildcard *.h)
 
 $(OUT)/pizzeria: $(SOURCES) $(HEADERS) Makefile $(KITCHEN)/step.mk
@@ -20,6 +25,10 @@ $(OUT)/pizzeria: $(SOURCES) $(HEADERS) Makefile $(KITCHEN)/step.mk
 	$(CC) $(WARNINGS) $(CFLAGS) $(EXTRA_CFLAGS) -I$(KITCHEN) -I. \
 		-o $@ $(SOURCES) -pthread
 
-.PHONY: clean
+# The files a step is built from, for tools (compile_commands.json).
+.PHONY: sources clean
+sources:
+	@echo $(SOURCES)
+
 clean:
 	rm -f pizzeria

@@ -1,10 +1,12 @@
 """Write compile_commands.json for editors (clangd, ccls) on stdout.
 
-Every step is built by one compiler call (steps/kitchen/step.mk); editors
-want one entry per source file, with the same flags.
+Every step is built by one compiler call (steps/kitchen/step.mk), from the
+files `make sources` names; editors want one entry per source file, with the
+same flags.
 """
 import json
 import os
+import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -14,9 +16,9 @@ FLAGS = ["cc", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror",
 
 def entries(step):
     directory = os.path.join(ROOT, "steps", step)
-    kitchen = os.path.join(ROOT, "steps", "kitchen")
-    files = ["server.c"] + sorted(
-        os.path.join("..", "kitchen", f) for f in os.listdir(kitchen) if f.endswith(".c"))
+    files = subprocess.run(["make", "-s", "--no-print-directory", "-C",
+                            directory, "sources"], check=True,
+                           stdout=subprocess.PIPE, text=True).stdout.split()
     for f in files:
         yield {"directory": directory, "file": f, "arguments": FLAGS + [f]}
 
