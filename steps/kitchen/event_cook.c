@@ -44,53 +44,69 @@ size_t conn_supply_size(enum conn_supply what)
 }
 
 /*
- * Borrow what this state needs, if the connection does not hold it yet;
- * false when there is no memory for it. A connection without a lender
- * holds everything from the start.
+ * Borrow what a state needs when the connection does not hold it yet, and
+ * give it back when the visit is done with it for now. A connection
+ * without a lender holds everything from the start, and keeps it: for it
+ * borrowing finds it held, and giving back does nothing.
  */
-static bool have(struct conn *c, void **held, enum conn_supply what)
+static void *borrow(struct conn *c, enum conn_supply what)
 {
-    if (*held == NULL && c->lender != NULL)
-        *held = c->lender->lend(c->lender, what);
-    return *held != NULL;
+    return c->lender != NULL ? c->lender->lend(c->lender, what) : NULL;
+}
+
+static bool lent(const struct conn *c, const void *supply)
+{
+    return c->lender != NULL && supply != NULL;
 }
 
 static bool have_input(struct conn *c)
 {
-    bool fresh = c->input == NULL;
-    if (!have(c, (void **)&c->input, SUPPLY_INPUT))
-        return false;
-    if (fresh)
+    if (c->input == NULL) {
+        c->input = borrow(c, SUPPLY_INPUT);
+        if (c->input == NULL)
+            return false;
         http_parser_reset(&c->input->parser); /* it held someone else's */
+    }
     return true;
 }
 
 static bool have_out(struct conn *c)
 {
-    return have(c, (void **)&c->out, SUPPLY_OUTPUT);
+    if (c->out == NULL)
+        c->out = borrow(c, SUPPLY_OUTPUT);
+    return c->out != NULL;
 }
 
 static bool have_ticket(struct conn *c)
 {
-    return have(c, (void **)&c->ticket, SUPPLY_TICKET);
-}
-
-/* The visit is done with it for now: a lender gets it back. */
-static void give_back(struct conn *c, void **held, enum conn_supply what)
-{
-    if (c->lender != NULL && *held != NULL) {
-        c->lender->take_back(c->lender, what, *held);
-        *held = NULL;
-    }
+    if (c->ticket == NULL)
+        c->ticket = borrow(c, SUPPLY_TICKET);
+    return c->ticket != NULL;
 }
 
 /* The input goes back only between requests: no byte of one is in it. */
 static void give_back_input(struct conn *c)
 {
-    if (c->in_start == c->in_end) {
-        give_back(c, (void **)&c->input, SUPPLY_INPUT);
-        if (c->input == NULL)
-            c->in_start = c->in_end = 0;
+    if (lent(c, c->input) && c->in_start == c->in_end) {
+        c->lender->take_back(c->lender, SUPPLY_INPUT, c->input);
+        c->input = NULL;
+        c->in_start = c->in_end = 0;
+    }
+}
+
+static void give_back_out(struct conn *c)
+{
+    if (lent(c, c->out)) {
+        c->lender->take_back(c->lender, SUPPLY_OUTPUT, c->out);
+        c->out = NULL;
+    }
+}
+
+static void give_back_ticket(struct conn *c)
+{
+    if (lent(c, c->ticket)) {
+        c->lender->take_back(c->lender, SUPPLY_TICKET, c->ticket);
+        c->ticket = NULL;
     }
 }
 
@@ -199,7 +215,7 @@ static void answered(struct conn *c)
         enter(c, CONN_READING); /* the body comes next */
         return;
     }
-    give_back(c, (void **)&c->out, SUPPLY_OUTPUT);
+    give_back_out(c);
     const struct http_response *response = &c->ticket->response;
     if (trace_enabled) {
         char cook[64];
@@ -210,7 +226,7 @@ static void answered(struct conn *c)
     if (access_log_enabled)
         log_answer(c, response);
     bool closing = response->connection == CONNECTION_CLOSE;
-    give_back(c, (void **)&c->ticket, SUPPLY_TICKET);
+    give_back_ticket(c);
     if (closing) {
         enter(c, CONN_LINGERING);
         return;
@@ -582,8 +598,8 @@ void conn_finish(struct conn *c)
         enter(c, CONN_CLOSED);
     c->in_start = c->in_end; /* whatever is left is dropped */
     give_back_input(c);
-    give_back(c, (void **)&c->out, SUPPLY_OUTPUT);
-    give_back(c, (void **)&c->ticket, SUPPLY_TICKET);
+    give_back_out(c);
+    give_back_ticket(c);
     open_conns--;
 }
 
