@@ -83,6 +83,10 @@ struct http_parser {
     size_t head_start; /* after any empty lines before the request line */
 
     struct span method, target, path;
+    /* request.method holds a known method. Read as soon as the request
+     * line's first space is, before the line is judged: an error answered
+     * to a HEAD must know it was one. */
+    bool method_known;
     struct span header_name[HTTP_MAX_HEADERS];
     struct span header_value[HTTP_MAX_HEADERS];
     size_t header_count;
