@@ -381,8 +381,7 @@ static bool read_some(struct conn *c)
             enter(c, CONN_CLOSED);
             return false;
         }
-        pizzeria_refuse(c->ticket, c->parser->error_status,
-                        c->parser->error_reason);
+        pizzeria_refuse_request(c->ticket, c->parser);
         refuse(c);
         return true;
     case HTTP_HEAD_READY:
