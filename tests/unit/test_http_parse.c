@@ -69,6 +69,7 @@ struct row {
 struct outcome {
     enum http_result result;
     int status;
+    bool refused_head; /* an error to a request line that began "HEAD " */
     enum http_method method;
     size_t method_at, method_len, target_at, target_len;
     bool path_is_root; /* the parser's own "/" for "http://host" */
@@ -125,6 +126,7 @@ static bool take_outcome(const struct http_parser *p, const char *buf,
     o->result = res;
     if (res == HTTP_ERROR) {
         o->status = p->error_status;
+        o->refused_head = p->method_known && p->request.method == HTTP_HEAD;
         if (p->error_reason == NULL) {
             snprintf(why, why_size, "error without a reason");
             return false;
@@ -208,6 +210,7 @@ static const char *outcome_diff(const struct outcome *a,
 #define SAME(f) if (a->f != b->f) return #f
     SAME(result);
     SAME(status);
+    SAME(refused_head);
     if (a->result == HTTP_ERROR || a->result == HTTP_NEED_MORE)
         return NULL;
     SAME(method); SAME(method_at); SAME(method_len);
@@ -1280,6 +1283,67 @@ static void test_reset(void)
            result_name(c));
 }
 
+/*
+ * A request refused after its method was read still says whether it was a
+ * HEAD: its error answer must have no body then. The method is the request
+ * line's first word, known once the space after it has come, however the
+ * bytes arrive (at once, or a byte at a time).
+ */
+static void test_refused_head(void)
+{
+    static const struct {
+        const char *raw;
+        int status;
+        bool head;
+    } cases[] = {
+        {"HEAD / HTTP/2.0\r\nHost: x\r\n\r\n", 505, true},
+        {"HEAD / HTTP/1.1\r\n\r\n", 400, true},
+        {"HEAD /menu\r\nHost: x\r\n\r\n", 400, true},
+        {"HEAD  / HTTP/1.1\r\nHost: x\r\n\r\n", 400, true},
+        {"HEAD / HTTP/1.1\nHost: x\r\n\r\n", 400, true},
+        {"HEAD / HTTP/1.1\r\nHost: x\r\nX : y\r\n\r\n", 400, true},
+        {"HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999\r\n\r\n",
+         413, true},
+        {"HEAD / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: a\r\n\r\n",
+         501, true},
+        {"HEAD / HTTP/1.1\r\nHost: x\r\nExpect: tea\r\n\r\n", 417, true},
+        {NULL, 414, true}, /* a line too long to wait for: built below */
+        {"HEAD\r\n\r\n", 400, false},
+        {"head / HTTP/1.1\r\nHost: x\r\n\r\n", 501, false},
+        {"HEADS / HTTP/1.1\r\nHost: x\r\n\r\n", 501, false},
+        {"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505, false},
+        {"\nHEAD / HTTP/1.1\r\nHost: x\r\n\r\n", 400, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct text t = {0};
+        if (cases[i].raw) {
+            add(&t, cases[i].raw);
+        } else {
+            add(&t, "HEAD /");
+            add_repeat(&t, 't', 3 * HTTP_MAX_TARGET);
+            add(&t, " HTTP/1.1\r\n\r\n");
+        }
+        size_t steps[] = {t.len, 1}; /* at once, then a byte at a time */
+        for (size_t j = 0; j < 2; j++) {
+            size_t step = steps[j];
+            struct http_parser p;
+            const struct http_request *r = NULL;
+            enum http_result res = HTTP_NEED_MORE;
+            http_parser_reset(&p);
+            for (size_t k = step; k <= t.len && res == HTTP_NEED_MORE;
+                 k += step)
+                res = http_parse(&p, t.at, k, &r);
+            bool head = p.method_known && p.request.method == HTTP_HEAD;
+            report(res == HTTP_ERROR && p.error_status == cases[i].status &&
+                       head == cases[i].head,
+                   "refused HEAD", "case %zu, %s: %s %d, HEAD %d", i,
+                   step == 1 ? "a byte at a time" : "at once",
+                   result_name(res), p.error_status, head);
+        }
+        free(t.at);
+    }
+}
+
 static void test_helpers(void)
 {
     struct slice s = {"Content-Length: 5", 14};
@@ -1320,6 +1384,7 @@ int main(void)
     test_pipeline();
     test_body_arrival();
     test_reset();
+    test_refused_head();
     test_helpers();
 
     for (size_t i = 0; i < buffer_count; i++)
