@@ -1,4 +1,5 @@
-"""The protocol suite: /work/shared/PROTOCOL.md, row by row, for every step.
+"""The protocol suite: the contract, chapters/appendix-protocol.md, row by
+row, for every step.
 
 Every test here takes the `step` fixture, so it runs once for each
 steps/NN-name/ that has a server.c, and consults the step's manifest
@@ -6,8 +7,8 @@ steps/NN-name/ that has a server.c, and consults the step's manifest
 one connection at a time, so no test holds two connections open at once
 unless that is the point of the test.
 
-Choices where PROTOCOL.md is silent (RFC 9110/9112 followed) are written in
-the docstring of the test that makes them.
+Choices where the contract is silent (RFC 9110/9112 followed) are written
+in the docstring of the test that makes them.
 """
 import json
 import re
@@ -115,7 +116,7 @@ def test_manifest_is_complete(step):
         assert step["default_max_conns"] is not None
     if not step["concurrent"]:
         assert not step["answers_503"], \
-            "the blocking step never answers 503 (PROTOCOL.md)"
+            "the blocking step never answers 503 (appendix-protocol.md)"
 
 
 # ---------------------------------------------------------------- command line
@@ -868,8 +869,8 @@ def test_head_of_8193_bytes_is_431(shared_server, step):
 
 def test_head_of_8192_bytes_in_many_lines(shared_server):
     """The limit is in bytes: 8192 bytes spread over 120 header lines is
-    still a head the shared_server must take (PROTOCOL.md names no limit on the
-    number of header lines; nginx has none below its buffer size)."""
+    still a head the shared_server must take (the contract names no limit on
+    the number of header lines; nginx has none below its buffer size)."""
     start = b"GET /menu HTTP/1.1\r\nHost: localhost\r\n"
     lines = [b"X-H%03d: v\r\n" % i for i in range(119)]
     raw = start + b"".join(lines)

@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* The contract's limits (PROTOCOL.md, "Errors"). */
+/* The contract's limits (chapters/appendix-protocol.md, "Errors"). */
 enum {
     HTTP_MAX_HEAD = 8192,   /* request line + header lines, with their CRLFs */
     HTTP_MAX_TARGET = 2048, /* raw request target, query included */

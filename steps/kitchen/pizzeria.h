@@ -66,7 +66,7 @@ void pizzeria_refuse_request(struct ticket *ticket,
 /* The order is out of the oven: turn the ticket into the receipt. */
 void pizzeria_receipt(struct ticket *ticket, long baked_ms, const char *cook);
 
-/* The HTTP status says the connection must close after it (PROTOCOL.md). */
+/* The connection closes after this status (chapters/appendix-protocol.md). */
 bool pizzeria_status_closes(int status);
 
 #endif

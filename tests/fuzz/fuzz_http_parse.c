@@ -12,7 +12,8 @@
  *     one-shot parse of the same prefix.
  *
  * It also checks that every slice lies inside the buffer, and a few things
- * the contract (shared/PROTOCOL.md) says must hold for an accepted request.
+ * the contract (chapters/appendix-protocol.md) says must hold for an
+ * accepted request.
  * Any disagreement is a __builtin_trap(), which libFuzzer reports as a crash.
  * A request followed by more bytes (a pipeline) is followed by a parse of
  * the rest, the way a server would go on.

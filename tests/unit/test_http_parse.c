@@ -2,8 +2,8 @@
  * test_http_parse.c - table-driven unit test of the HTTP request parser.
  *
  * Every row of the table is a raw request and what the contract
- * (shared/PROTOCOL.md) says the parser must make of it. Each row is run five
- * ways, each one a "case" that passes or fails:
+ * (chapters/appendix-protocol.md) says the parser must make of it. Each row
+ * is run five ways, each one a "case" that passes or fails:
  *
  *   one-shot    the whole input at once, in a buffer of exactly that size,
  *               checked against the row's expected result and fields;
