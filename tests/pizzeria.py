@@ -752,7 +752,8 @@ _IMF_FIXDATE = re.compile(
 
 
 def assert_common_headers(response, step):
-    """What every response carries (PROTOCOL.md, Connections): status line
+    """What every response carries (chapters/appendix-protocol.md,
+    Connections): status line
     HTTP/1.1, one Content-Length, a Date in IMF-fixdate close to now, and
     Server: pizzeria/STEP."""
     r = response

@@ -1,4 +1,5 @@
-"""The protocol suite: /work/shared/PROTOCOL.md, row by row, for every step.
+"""The protocol suite: the contract, chapters/appendix-protocol.md, row by
+row, for every step.
 
 Every test here takes the `step` fixture, so it runs once for each
 steps/NN-name/ that has a server.c, and consults the step's manifest
@@ -6,8 +7,8 @@ steps/NN-name/ that has a server.c, and consults the step's manifest
 one connection at a time, so no test holds two connections open at once
 unless that is the point of the test.
 
-Choices where PROTOCOL.md is silent (RFC 9110/9112 followed) are written in
-the docstring of the test that makes them.
+Choices where the contract is silent (RFC 9110/9112 followed) are written
+in the docstring of the test that makes them.
 """
 import json
 import re
@@ -115,7 +116,7 @@ def test_manifest_is_complete(step):
         assert step["default_max_conns"] is not None
     if not step["concurrent"]:
         assert not step["answers_503"], \
-            "the blocking step never answers 503 (PROTOCOL.md)"
+            "the blocking step never answers 503 (appendix-protocol.md)"
 
 
 # ---------------------------------------------------------------- command line
@@ -638,6 +639,7 @@ CLOSED_ERRORS = [
      501),
     # methods
     ("lowercase-get", head(b"get", b"/menu"), 501),
+    ("lowercase-head", head(b"head", b"/menu"), 501),
     ("brew", head(b"BREW", b"/menu"), 501),
     ("Get", head(b"Get", b"/"), 501),
     # versions
@@ -682,6 +684,54 @@ def test_error_that_closes(shared_server, step, raw, status):
         expect_closed(c, r, status, step)
     # the shared_server is none the worse
     assert shared_server.fetch("GET", "/menu").status == 200
+
+
+def as_head(raw):
+    """The same request asking with HEAD: its first word swapped."""
+    return b"HEAD " + raw.partition(b" ")[2]
+
+
+# The closing rows asked with HEAD: every row whose method is GET or POST,
+# but 411 (HEAD /order is a 405, kept alive), and the 431s, tested on their
+# own further down. "lowercase-head" above is not one: methods are
+# case-sensitive, so "head" is unknown and its 501 has a body.
+HEAD_CLOSED_ERRORS = [
+    (name, raw, status) for name, raw, status in CLOSED_ERRORS
+    if raw.split(b" ", 1)[0] in (b"GET", b"POST") and status != 411
+] + [
+    ("head-over-8192", b"GET /menu HTTP/1.1\r\nHost: localhost\r\n"
+     + b"".join(b"X-H%03d: %s\r\n" % (i, b"v" * 90) for i in range(90))
+     + b"\r\n", 431),
+    ("header-line-over-8192", head(b"GET", b"/menu", b"X-Big: " + b"b" * 9000),
+     431),
+]
+
+
+@pytest.mark.parametrize("raw, status", [c[1:] for c in HEAD_CLOSED_ERRORS],
+                         ids=[c[0] for c in HEAD_CLOSED_ERRORS])
+def test_error_that_closes_answers_head_without_body(shared_server, step, raw,
+                                                     status):
+    """RFC 9110 9.3.2: an answer to HEAD has no body, whatever its status.
+    Each closing row asked with HEAD gets the status and headers the row
+    itself gets (Date aside), Content-Length too, then the server closes
+    with not one byte after the head: a client that believed the
+    Content-Length of a HEAD answer would take those bytes for the start of
+    the next answer (curl says "Excess found")."""
+    with shared_server.connect() as c:
+        c.send(raw)
+        asked = c.read_response()
+    with shared_server.connect() as c:
+        c.send(as_head(raw))
+        headed = c.read_response(head_request=True, timeout=3.0)
+        after_head = c.read_until_closed(timeout=3.0)
+    assert headed.status == asked.status == status, (headed, asked)
+    assert_common_headers(headed, step)
+    assert headed.closes, f"no Connection: close on {headed!r}"
+    strip = lambda r: [(k.lower(), v) for k, v in r.headers.items
+                       if k.lower() != "date"]
+    assert strip(headed) == strip(asked)
+    assert headed.headers["Content-Length"] == str(len(asked.body))
+    assert after_head == b"", f"HEAD got a body: {after_head!r}"
 
 
 KEPT_ALIVE_ERRORS = [
@@ -819,8 +869,8 @@ def test_head_of_8193_bytes_is_431(shared_server, step):
 
 def test_head_of_8192_bytes_in_many_lines(shared_server):
     """The limit is in bytes: 8192 bytes spread over 120 header lines is
-    still a head the shared_server must take (PROTOCOL.md names no limit on the
-    number of header lines; nginx has none below its buffer size)."""
+    still a head the shared_server must take (the contract names no limit on
+    the number of header lines; nginx has none below its buffer size)."""
     start = b"GET /menu HTTP/1.1\r\nHost: localhost\r\n"
     lines = [b"X-H%03d: v\r\n" % i for i in range(119)]
     raw = start + b"".join(lines)
@@ -1255,6 +1305,21 @@ def test_curl_as_a_real_client(server, step):
     both = curl(base + "/menu", base + "/menu")
     assert both.count("price_cents") == 2 * len(json.loads(curl(base + "/menu")))
     assert "margherita" in curl("-0", base + "/menu")
+    # errors that close, asked with HEAD (-I): the head and nothing after
+    # it, or curl reports the bytes past the head as "Excess found"
+    for status, args in [(400, ["-H", "Host:", base + "/menu"]),
+                         (413, ["-H", "Content-Length: 99999", base + "/menu"]),
+                         (414, [base + "/" + "a" * 3000]),
+                         (417, ["-H", "Expect: tea", base + "/menu"]),
+                         (501, ["-H", "Transfer-Encoding: chunked",
+                                base + "/menu"])]:
+        r = subprocess.run(["curl", "-sS", "-v", "--max-time", "5", "-I",
+                            *args], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=10)
+        assert r.returncode == 0, r
+        assert r.stdout.startswith(f"HTTP/1.1 {status} "), r.stdout
+        assert "connection: close" in r.stdout.lower(), r.stdout
+        assert "Excess found" not in r.stderr, (status, r.stderr)
 
 
 # ---------------------------------------------------------------- max-conns

@@ -152,7 +152,7 @@ def test_leaving_while_baking_cancels_the_oven(start_server, tmp_path):
     timers are cancelled with them, so nothing is baked out or written for
     them (the trace shows oven-in, close, and nothing after), and the
     kitchen, sanitizers included, carries on. (A customer who only closes
-    their side is still owed the answer: PROTOCOL.md's half-close.)"""
+    their side is still owed the answer: the contract's half-close.)"""
     trace = tmp_path / "trace"
     bake_ms = 300
     server = start_server("--bake-ms", str(bake_ms), "--trace", str(trace))

@@ -181,8 +181,7 @@ static const struct http_request *read_request(struct visit *v,
         case HTTP_COMPLETE:
             return request;
         case HTTP_ERROR:
-            pizzeria_refuse(&v->ticket, v->parser.error_status,
-                            v->parser.error_reason);
+            pizzeria_refuse_request(&v->ticket, &v->parser);
             *next = refuse(v);
             return NULL;
         case HTTP_HEAD_READY:

@@ -364,8 +364,7 @@ static bool read_some(struct conn *c)
             enter(c, CONN_CLOSED);
             return false;
         }
-        pizzeria_refuse(c->ticket, parser->error_status,
-                        parser->error_reason);
+        pizzeria_refuse_request(c->ticket, parser);
         refuse(c);
         return true;
     case HTTP_HEAD_READY:

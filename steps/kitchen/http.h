@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* The contract's limits (PROTOCOL.md, "Errors"). */
+/* The contract's limits (chapters/appendix-protocol.md, "Errors"). */
 enum {
     HTTP_MAX_HEAD = 8192,   /* request line + header lines, with their CRLFs */
     HTTP_MAX_TARGET = 2048, /* raw request target, query included */
@@ -83,6 +83,10 @@ struct http_parser {
     size_t head_start; /* after any empty lines before the request line */
 
     struct span method, target, path;
+    /* request.method holds a known method. Read as soon as the request
+     * line's first space is, before the line is judged: an error answered
+     * to a HEAD must know it was one. */
+    bool method_known;
     struct span header_name[HTTP_MAX_HEADERS];
     struct span header_value[HTTP_MAX_HEADERS];
     size_t header_count;

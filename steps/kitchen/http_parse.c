@@ -133,13 +133,32 @@ static bool find_path(const char *buf, struct span target, struct span *path)
     return true;
 }
 
+/*
+ * The request line's first word, up to its first space, is the method: read
+ * it before anything else on the line is judged. An answer to HEAD has no
+ * body, and that holds for the error that refuses the rest of the request
+ * too (RFC 9110, 9.3.2). Returns where that space is, or NULL.
+ */
+static const char *read_method(struct http_parser *p, const char *buf,
+                               size_t start, size_t end)
+{
+    const char *line = buf + start;
+    const char *sp = memchr(line, ' ', end - start);
+    if (sp != NULL) {
+        p->method = (struct span){start, (size_t)(sp - line)};
+        p->method_known =
+            method_is_known(slice_of(buf, p->method), &p->request.method);
+    }
+    return sp;
+}
+
 static enum http_result parse_request_line(struct http_parser *p,
                                            const char *buf, size_t start,
                                            size_t end)
 {
     const char *line = buf + start;
     size_t len = end - start;
-    const char *sp1 = memchr(line, ' ', len);
+    const char *sp1 = read_method(p, buf, start, end);
     if (sp1 == NULL || sp1 == line)
         return fail(p, 400, "malformed request line");
     const char *target = sp1 + 1;
@@ -161,8 +180,7 @@ static enum http_result parse_request_line(struct http_parser *p,
         return fail(p, 505, "only HTTP/1.0 and HTTP/1.1 are served here");
     p->request.minor_version = version[7] - '0';
 
-    p->method = (struct span){start, (size_t)(sp1 - line)};
-    if (!method_is_known(slice_of(buf, p->method), &p->request.method))
+    if (!p->method_known)
         return fail(p, 501, "unknown method");
 
     size_t target_len = (size_t)(sp2 - target);
@@ -190,7 +208,7 @@ static enum http_result refuse_long_request_line(struct http_parser *p,
 {
     const char *line = buf + p->line_start;
     size_t n = MAX_REQUEST_LINE + 1;
-    const char *sp1 = memchr(line, ' ', n);
+    const char *sp1 = read_method(p, buf, p->line_start, p->line_start + n);
     if (sp1 == NULL)
         return fail(p, 400, "malformed request line");
     const char *target = sp1 + 1;
@@ -444,8 +462,11 @@ static enum http_result parse_head(struct http_parser *p, const char *buf,
         p->scanned = eol + 1;
         if (check_line_size(p, buf, p->scanned) == HTTP_ERROR)
             return HTTP_ERROR;
-        if (eol == p->line_start || buf[eol - 1] != '\r')
+        if (eol == p->line_start || buf[eol - 1] != '\r') {
+            if (p->phase != PHASE_HEADERS) /* still, a HEAD is a HEAD */
+                read_method(p, buf, p->line_start, eol);
             return fail(p, 400, "a line ends in a bare LF, not CRLF");
+        }
 
         enum http_result r = take_line(p, buf, p->line_start, eol - 1);
         p->line_start = p->scanned;

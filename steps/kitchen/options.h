@@ -1,5 +1,6 @@
 /*
- * options.h - the command line every step shares (PROTOCOL.md).
+ * options.h - the command line every step shares (the contract,
+ * chapters/appendix-protocol.md).
  */
 #ifndef PIZZERIA_OPTIONS_H
 #define PIZZERIA_OPTIONS_H

@@ -48,13 +48,25 @@ bool pizzeria_check_head(const struct http_request *request,
 /* Judge a complete request: a reply, a refusal, or an order to bake. */
 void pizzeria_take(const struct http_request *request, struct ticket *ticket);
 
-/* Fill the ticket with an error reply: {"error":"reason"}. */
+/*
+ * Fill the ticket with an error reply, {"error":"reason"}, to a request
+ * nothing is known of (a customer turned away at the door): a fresh
+ * response, with a body.
+ */
 void pizzeria_refuse(struct ticket *ticket, int status, const char *reason);
+
+/*
+ * The parser refused the request: fill the ticket with its error. When the
+ * request said HEAD, the reply keeps the Content-Length of its error but
+ * sends no body, as every answer to HEAD (RFC 9110, 9.3.2).
+ */
+void pizzeria_refuse_request(struct ticket *ticket,
+                             const struct http_parser *parser);
 
 /* The order is out of the oven: turn the ticket into the receipt. */
 void pizzeria_receipt(struct ticket *ticket, long baked_ms, const char *cook);
 
-/* The HTTP status says the connection must close after it (PROTOCOL.md). */
+/* The connection closes after this status (chapters/appendix-protocol.md). */
 bool pizzeria_status_closes(int status);
 
 #endif

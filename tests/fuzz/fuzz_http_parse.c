@@ -12,7 +12,8 @@
  *     one-shot parse of the same prefix.
  *
  * It also checks that every slice lies inside the buffer, and a few things
- * the contract (shared/PROTOCOL.md) says must hold for an accepted request.
+ * the contract (chapters/appendix-protocol.md) says must hold for an
+ * accepted request.
  * Any disagreement is a __builtin_trap(), which libFuzzer reports as a crash.
  * A request followed by more bytes (a pipeline) is followed by a parse of
  * the rest, the way a server would go on.
@@ -32,6 +33,7 @@ enum { BYTE_BY_BYTE_MAX = 384 }; /* longer inputs: one split only */
 struct outcome {
     enum http_result result;
     int status;
+    bool refused_head; /* an error to a request line that began "HEAD " */
     enum http_method method;
     size_t method_at, method_len, target_at, target_len, path_at, path_len;
     int minor;
@@ -141,6 +143,7 @@ static void parse_call(struct http_parser *p, const char *buf, size_t len,
     o->result = http_parse(p, buf, len, &r);
     if (o->result == HTTP_ERROR) {
         o->status = p->error_status;
+        o->refused_head = p->method_known && p->request.method == HTTP_HEAD;
         CHECK(p->error_reason != NULL);
         CHECK(o->status == 400 || o->status == 413 || o->status == 414 ||
               o->status == 417 || o->status == 431 || o->status == 501 ||
@@ -196,6 +199,7 @@ static void same(const struct outcome *a, const struct outcome *b)
 {
     CHECK(a->result == b->result);
     CHECK(a->status == b->status);
+    CHECK(a->refused_head == b->refused_head);
     if (a->result == HTTP_ERROR || a->result == HTTP_NEED_MORE)
         return;
     CHECK(a->method == b->method && a->method_at == b->method_at &&

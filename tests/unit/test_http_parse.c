@@ -2,8 +2,8 @@
  * test_http_parse.c - table-driven unit test of the HTTP request parser.
  *
  * Every row of the table is a raw request and what the contract
- * (shared/PROTOCOL.md) says the parser must make of it. Each row is run five
- * ways, each one a "case" that passes or fails:
+ * (chapters/appendix-protocol.md) says the parser must make of it. Each row
+ * is run five ways, each one a "case" that passes or fails:
  *
  *   one-shot    the whole input at once, in a buffer of exactly that size,
  *               checked against the row's expected result and fields;
@@ -69,6 +69,7 @@ struct row {
 struct outcome {
     enum http_result result;
     int status;
+    bool refused_head; /* an error to a request line that began "HEAD " */
     enum http_method method;
     size_t method_at, method_len, target_at, target_len;
     bool path_is_root; /* the parser's own "/" for "http://host" */
@@ -125,6 +126,7 @@ static bool take_outcome(const struct http_parser *p, const char *buf,
     o->result = res;
     if (res == HTTP_ERROR) {
         o->status = p->error_status;
+        o->refused_head = p->method_known && p->request.method == HTTP_HEAD;
         if (p->error_reason == NULL) {
             snprintf(why, why_size, "error without a reason");
             return false;
@@ -208,6 +210,7 @@ static const char *outcome_diff(const struct outcome *a,
 #define SAME(f) if (a->f != b->f) return #f
     SAME(result);
     SAME(status);
+    SAME(refused_head);
     if (a->result == HTTP_ERROR || a->result == HTTP_NEED_MORE)
         return NULL;
     SAME(method); SAME(method_at); SAME(method_len);
@@ -880,6 +883,105 @@ static const struct row rows[] = {
      .status = 400},
     {.name = "CR alone before the request", RAW("\rGET /" H11 "\r\n"),
      .status = 400},
+
+    /*
+     * -- picohttpparser's request tests --
+     *
+     * The request strings of the test suite of picohttpparser (the
+     * h2o/picohttpparser project, file test.c: test_request, and
+     * test_headers' one error), each named after its note there, with what
+     * our contract says of it. Where the verdicts differ, the contract
+     * refuses what that parser lets through: obs-fold, more than one space
+     * between the parts of the request line, and a byte past 0x7e in the
+     * target are all 400 here (RFC 9112, 3 and 5.2). Its "incomplete" and
+     * "slowloris" strings are heads cut short: not an error, more to come.
+     */
+    {.name = "picohttpparser: simple", RAW("GET / HTTP/1.0\r\n\r\n"),
+     .method = "GET", .target = "/", .path = "/", .v10 = true, .close = true},
+    {.name = "picohttpparser: partial", RAW("GET / HTTP/1.0\r\n\r"),
+     .want = WANT_NEED_MORE},
+    {.name = "picohttpparser: parse headers",
+     RAW("GET /hoge HTTP/1.1\r\nHost: example.com\r\nCookie: \r\n\r\n"),
+     .method = "GET", .target = "/hoge", .path = "/hoge", .headers = 2,
+     .find = "cookie", .value = ""},
+    {.name = "picohttpparser: multibyte included",
+     RAW("GET /hoge HTTP/1.1\r\nHost: example.com\r\n"
+         "User-Agent: \343\201\262\343/1.0\r\n\r\n"),
+     .method = "GET", .path = "/hoge", .headers = 2, .find = "user-agent",
+     .value = "\343\201\262\343/1.0"},
+    {.name = "picohttpparser: parse multiline (obs-fold)",
+     RAW("GET / HTTP/1.0\r\nfoo: \r\nfoo: b\r\n  \tc\r\n\r\n"),
+     .status = 400},
+    {.name = "picohttpparser: parse header name with trailing space",
+     RAW("GET / HTTP/1.0\r\nfoo : ab\r\n\r\n"), .status = 400},
+    {.name = "picohttpparser: incomplete 1", RAW("GET"), .want = WANT_NEED_MORE},
+    {.name = "picohttpparser: incomplete 2", RAW("GET "), .want = WANT_NEED_MORE},
+    {.name = "picohttpparser: incomplete 3", RAW("GET /"),
+     .want = WANT_NEED_MORE},
+    {.name = "picohttpparser: incomplete 4", RAW("GET / "),
+     .want = WANT_NEED_MORE},
+    {.name = "picohttpparser: incomplete 5", RAW("GET / H"),
+     .want = WANT_NEED_MORE},
+    {.name = "picohttpparser: incomplete 6", RAW("GET / HTTP/1."),
+     .want = WANT_NEED_MORE},
+    {.name = "picohttpparser: incomplete 7", RAW("GET / HTTP/1.0"),
+     .want = WANT_NEED_MORE},
+    {.name = "picohttpparser: incomplete 8", RAW("GET / HTTP/1.0\r"),
+     .want = WANT_NEED_MORE},
+    {.name = "picohttpparser: slowloris (incomplete)",
+     RAW("GET /hoge HTTP/1.0\r\n\r"), .want = WANT_NEED_MORE},
+    {.name = "picohttpparser: slowloris (complete)",
+     RAW("GET /hoge HTTP/1.0\r\n\r\n"), .method = "GET", .path = "/hoge",
+     .v10 = true, .close = true},
+    {.name = "picohttpparser: empty method", RAW(" / HTTP/1.0\r\n\r\n"),
+     .status = 400},
+    {.name = "picohttpparser: empty request-target",
+     RAW("GET  HTTP/1.0\r\n\r\n"), .status = 400},
+    {.name = "picohttpparser: empty header name",
+     RAW("GET / HTTP/1.0\r\n:a\r\n\r\n"), .status = 400},
+    {.name = "picohttpparser: header name (space only)",
+     RAW("GET / HTTP/1.0\r\n :a\r\n\r\n"), .status = 400},
+    {.name = "picohttpparser: NUL in method", RAW("G\0T / HTTP/1.0\r\n\r\n"),
+     .status = 400},
+    {.name = "picohttpparser: tab in method", RAW("G\tT / HTTP/1.0\r\n\r\n"),
+     .status = 400},
+    {.name = "picohttpparser: invalid method", RAW(":GET / HTTP/1.0\r\n\r\n"),
+     .status = 400},
+    {.name = "picohttpparser: DEL in uri-path",
+     RAW("GET /\x7fhello HTTP/1.0\r\n\r\n"), .status = 400},
+    {.name = "picohttpparser: NUL in header name",
+     RAW("GET / HTTP/1.0\r\na\0b: c\r\n\r\n"), .status = 400},
+    {.name = "picohttpparser: NUL in header value",
+     RAW("GET / HTTP/1.0\r\nab: c\0d\r\n\r\n"), .status = 400},
+    {.name = "picohttpparser: CTL in header name",
+     RAW("GET / HTTP/1.0\r\na\033b: c\r\n\r\n"), .status = 400},
+    {.name = "picohttpparser: CTL in header value",
+     RAW("GET / HTTP/1.0\r\nab: c\033\r\n\r\n"), .status = 400},
+    {.name = "picohttpparser: invalid char in header value (a / in the name)",
+     RAW("GET / HTTP/1.0\r\n/: 1\r\n\r\n"), .status = 400},
+    {.name = "picohttpparser: accept MSB chars (but not in the target)",
+     RAW("GET /\xa0 HTTP/1.0\r\nh: c\xa2y\r\n\r\n"), .status = 400},
+    {.name = "picohttpparser: accept MSB chars, in a value",
+     RAW("GET / HTTP/1.0\r\nh: c\xa2y\r\n\r\n"), .v10 = true,
+     .close = true, .headers = 1, .find = "h", .value = "c\xa2y"},
+    {.name = "picohttpparser: accept |~ (though forbidden by SSE)",
+     RAW("GET / HTTP/1.0\r\n\x7c\x7e: 1\r\n\r\n"), .v10 = true,
+     .close = true, .headers = 1, .find = "|~", .value = "1"},
+    {.name = "picohttpparser: disallow {",
+     RAW("GET / HTTP/1.0\r\n\x7b: 1\r\n\r\n"), .status = 400},
+    {.name = "picohttpparser: exclude leading and trailing spaces in header "
+             "value",
+     RAW("GET / HTTP/1.0\r\nfoo: a \t \r\n\r\n"), .v10 = true,
+     .close = true, .headers = 1, .find = "foo", .value = "a"},
+    {.name = "picohttpparser: accept multiple spaces between tokens",
+     RAW("GET   /   HTTP/1.0\r\n\r\n"), .status = 400},
+    /* test_headers' error: "\7f" there is BEL then "f", so both bytes. */
+    {.name = "picohttpparser: headers error (BEL in a value)",
+     RAW("GET / HTTP/1.1\r\nHost: e\7fample.com\r\nCookie: \r\n\r"),
+     .status = 400},
+    {.name = "picohttpparser: headers error (DEL in a value)",
+     RAW("GET / HTTP/1.1\r\nHost: e\x7f" "ample.com\r\nCookie: \r\n\r"),
+     .status = 400},
 };
 
 /* ---- rows built at run time: the limits, and a byte in every place ---- */
@@ -1280,6 +1382,67 @@ static void test_reset(void)
            result_name(c));
 }
 
+/*
+ * A request refused after its method was read still says whether it was a
+ * HEAD: its error answer must have no body then. The method is the request
+ * line's first word, known once the space after it has come, however the
+ * bytes arrive (at once, or a byte at a time).
+ */
+static void test_refused_head(void)
+{
+    static const struct {
+        const char *raw;
+        int status;
+        bool head;
+    } cases[] = {
+        {"HEAD / HTTP/2.0\r\nHost: x\r\n\r\n", 505, true},
+        {"HEAD / HTTP/1.1\r\n\r\n", 400, true},
+        {"HEAD /menu\r\nHost: x\r\n\r\n", 400, true},
+        {"HEAD  / HTTP/1.1\r\nHost: x\r\n\r\n", 400, true},
+        {"HEAD / HTTP/1.1\nHost: x\r\n\r\n", 400, true},
+        {"HEAD / HTTP/1.1\r\nHost: x\r\nX : y\r\n\r\n", 400, true},
+        {"HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999\r\n\r\n",
+         413, true},
+        {"HEAD / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: a\r\n\r\n",
+         501, true},
+        {"HEAD / HTTP/1.1\r\nHost: x\r\nExpect: tea\r\n\r\n", 417, true},
+        {NULL, 414, true}, /* a line too long to wait for: built below */
+        {"HEAD\r\n\r\n", 400, false},
+        {"head / HTTP/1.1\r\nHost: x\r\n\r\n", 501, false},
+        {"HEADS / HTTP/1.1\r\nHost: x\r\n\r\n", 501, false},
+        {"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505, false},
+        {"\nHEAD / HTTP/1.1\r\nHost: x\r\n\r\n", 400, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct text t = {0};
+        if (cases[i].raw) {
+            add(&t, cases[i].raw);
+        } else {
+            add(&t, "HEAD /");
+            add_repeat(&t, 't', 3 * HTTP_MAX_TARGET);
+            add(&t, " HTTP/1.1\r\n\r\n");
+        }
+        size_t steps[] = {t.len, 1}; /* at once, then a byte at a time */
+        for (size_t j = 0; j < 2; j++) {
+            size_t step = steps[j];
+            struct http_parser p;
+            const struct http_request *r = NULL;
+            enum http_result res = HTTP_NEED_MORE;
+            http_parser_reset(&p);
+            for (size_t k = step; k <= t.len && res == HTTP_NEED_MORE;
+                 k += step)
+                res = http_parse(&p, t.at, k, &r);
+            bool head = p.method_known && p.request.method == HTTP_HEAD;
+            report(res == HTTP_ERROR && p.error_status == cases[i].status &&
+                       head == cases[i].head,
+                   "refused HEAD", "case %zu, %s: %s %d, HEAD %d", i,
+                   step == 1 ? "a byte at a time" : "at once",
+                   result_name(res), p.error_status, head);
+        }
+        free(t.at);
+    }
+}
+
 static void test_helpers(void)
 {
     struct slice s = {"Content-Length: 5", 14};
@@ -1320,6 +1483,7 @@ int main(void)
     test_pipeline();
     test_body_arrival();
     test_reset();
+    test_refused_head();
     test_helpers();
 
     for (size_t i = 0; i < buffer_count; i++)
