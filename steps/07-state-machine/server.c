@@ -24,7 +24,6 @@
  *   - Buffers are lent (shelf.c): an idle customer holds none, only its
  *     table.
  */
-#include <limits.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 
@@ -217,10 +216,10 @@ static void on_door(struct loop *loop, struct loop_watch *watch,
         case DOOR_EMPTY:
             return;
         case DOOR_TRY_LATER:
-            /* Never fails: the timer's place on the heap was taken when
-             * the kitchen opened (main), so moving it needs no memory. */
-            loop_timer_set(loop, &kitchen.door_reopens,
-                           door_reopens_at(&kitchen.door, monotonic_us()));
+            if (!loop_timer_set(loop, &kitchen.door_reopens,
+                                door_reopens_at(&kitchen.door,
+                                                monotonic_us())))
+                loop_again(loop, watch); /* no memory even for a timer */
             return;
         }
     }
@@ -256,11 +255,7 @@ static void open_kitchen(const struct options *options)
                     EPOLLIN, on_door))
         kitchen_fail("putting the bell and the door on the tablet "
                      "(epoll_ctl)");
-    /* The door's timer sits on the heap from now on, set far ahead: when
-     * the door says "try later" it is only moved, which needs no memory. */
     loop_timer_init(&kitchen.door_reopens, on_door_reopens);
-    if (!loop_timer_set(kitchen.loop, &kitchen.door_reopens, LLONG_MAX))
-        kitchen_fail("making the door's timer");
 }
 
 static void close_kitchen(void)
