@@ -9,7 +9,9 @@ unless that is the point of the test.
 Choices where PROTOCOL.md is silent (RFC 9110/9112 followed) are written in
 the docstring of the test that makes them.
 """
+import errno
 import json
+import os
 import re
 import shutil
 import signal
@@ -168,6 +170,10 @@ def test_bad_command_line_exits_2_with_usage(step, flags):
     assert r.returncode == 2, (flags, r)
     assert "usage" in r.stderr.lower() and "--port" in r.stderr, r.stderr
     assert "listening" not in r.stdout
+    # The first line says what was wrong: the flag, or the value, given.
+    wrong = flags[-1].split("=")[-1] or flags[0]
+    first = r.stderr.splitlines()[0]
+    assert first.startswith("pizzeria: ") and wrong in first, first
 
 
 def test_limits_of_values_are_accepted(start_server):
@@ -191,6 +197,18 @@ def test_port_in_use_exits_1_naming_the_port(step, built):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, f"want one line on stderr: {r.stderr!r}"
     assert re.search(rf"\b{port}\b", lines[0]), lines
+    assert os.strerror(errno.EADDRINUSE) in lines[0], "and why"
+    assert "listening" not in r.stdout
+
+
+def test_trace_file_that_cannot_be_opened_exits_1_saying_why(step, tmp_path):
+    path = tmp_path / "no-such-dir" / "trace"
+    r = pz.run(step, "--port", "0", "--trace", path)
+    assert r.returncode == 1, r
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, f"want one line on stderr: {r.stderr!r}"
+    assert str(path) in lines[0], lines
+    assert os.strerror(errno.ENOENT) in lines[0], lines
     assert "listening" not in r.stdout
 
 
