@@ -38,6 +38,9 @@ enum next {
     SERVER_CLOSES,  /* we said "Connection: close": half-close and drain */
 };
 
+_Static_assert(sizeof((struct visit *)0)->in > HTTP_MAX_REQUEST,
+               "a visit's buffer holds the largest request");
+
 // @snippet deadline
 /*
  * The idle timeout is a deadline, not a per-read timer: before every recv
