@@ -113,11 +113,26 @@ def test_manifest_is_complete(step):
     assert step["name"] == step.name
     assert step["cook"] in ("pid", "pid tid")
     assert 0 <= step["default_bake_ms"] <= 60000
-    if step["answers_503"]:
-        assert step["default_max_conns"] is not None
+    assert step["default_max_conns"] >= 1
     if not step["concurrent"]:
         assert not step["answers_503"], \
             "the blocking step never answers 503 (PROTOCOL.md)"
+    unread = step.manifest.keys() - pz.MANIFEST_FIELDS.keys()
+    assert not unread, f"step.json fields that nothing reads: {unread}"
+
+
+def test_manifest_says_what_the_server_says(step):
+    """The facts the server holds itself (its struct step: name, cook,
+    defaults), printed by --describe, are what step.json says: written
+    once, in server.c, and only checked here."""
+    r = pz.run(step, "--describe")
+    assert r.returncode == 0, r
+    told = json.loads(r.stdout)
+    assert set(told) == {"name", "cook", "default_bake_ms",
+                         "default_max_conns"}, told
+    for field, value in told.items():
+        assert step[field] == value, \
+            f"step.json says {field} is {step[field]!r}, the server {value!r}"
 
 
 # ---------------------------------------------------------------- command line
@@ -130,8 +145,7 @@ def test_help_lists_every_flag_and_exits_0(step):
     # the step's own defaults
     assert re.search(rf"\b{step['default_bake_ms']}\b", r.stdout), r.stdout
     assert "8080" in r.stdout and "10000" in r.stdout, r.stdout
-    if step["default_max_conns"] is not None:
-        assert re.search(rf"\b{step['default_max_conns']}\b", r.stdout)
+    assert re.search(rf"\b{step['default_max_conns']}\b", r.stdout)
     assert "listening" not in r.stdout
 
 
