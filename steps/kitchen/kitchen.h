@@ -7,10 +7,10 @@
  * architecture: how it accepts, how many cooks, how a cook waits.
  *
  * The pizzeria is Linux-only: steps 06 and 07 wait with epoll, step 06's
- * ovens are timerfds, a threaded cook is named with gettid, and every step
- * uses accept4, pipe2, the SOCK_CLOEXEC and SOCK_NONBLOCK flags and
- * MSG_NOSIGNAL, which Linux has and macOS, for one, lacks (build with
- * _GNU_SOURCE, as step.mk does). The tests read /proc.
+ * ovens are timerfds, step 03 names its cooks with gettid, and every step
+ * uses accept4, pipe2, MSG_NOSIGNAL and the SOCK_CLOEXEC flag (from step
+ * 04 SOCK_NONBLOCK too), which Linux has and macOS, for one, lacks (built
+ * with _GNU_SOURCE, as step.mk does). The tests read /proc.
  */
 #ifndef PIZZERIA_KITCHEN_H
 #define PIZZERIA_KITCHEN_H
