@@ -10,7 +10,9 @@ unless that is the point of the test.
 Choices where the contract is silent (RFC 9110/9112 followed) are written
 in the docstring of the test that makes them.
 """
+import errno
 import json
+import os
 import re
 import shutil
 import signal
@@ -112,11 +114,26 @@ def test_manifest_is_complete(step):
     assert step["name"] == step.name
     assert step["cook"] in ("pid", "pid tid")
     assert 0 <= step["default_bake_ms"] <= 60000
-    if step["answers_503"]:
-        assert step["default_max_conns"] is not None
+    assert step["default_max_conns"] >= 1
     if not step["concurrent"]:
         assert not step["answers_503"], \
             "the blocking step never answers 503 (appendix-protocol.md)"
+    unread = step.manifest.keys() - pz.MANIFEST_FIELDS.keys()
+    assert not unread, f"step.json fields that nothing reads: {unread}"
+
+
+def test_manifest_says_what_the_server_says(step):
+    """The facts the server holds itself (its struct step: name, cook,
+    defaults), printed by --describe, are what step.json says: written
+    once, in server.c, and only checked here."""
+    r = pz.run(step, "--describe")
+    assert r.returncode == 0, r
+    told = json.loads(r.stdout)
+    assert set(told) == {"name", "cook", "default_bake_ms",
+                         "default_max_conns"}, told
+    for field, value in told.items():
+        assert step[field] == value, \
+            f"step.json says {field} is {step[field]!r}, the server {value!r}"
 
 
 # ---------------------------------------------------------------- command line
@@ -129,8 +146,7 @@ def test_help_lists_every_flag_and_exits_0(step):
     # the step's own defaults
     assert re.search(rf"\b{step['default_bake_ms']}\b", r.stdout), r.stdout
     assert "8080" in r.stdout and "10000" in r.stdout, r.stdout
-    if step["default_max_conns"] is not None:
-        assert re.search(rf"\b{step['default_max_conns']}\b", r.stdout)
+    assert re.search(rf"\b{step['default_max_conns']}\b", r.stdout)
     assert "listening" not in r.stdout
 
 
@@ -169,6 +185,10 @@ def test_bad_command_line_exits_2_with_usage(step, flags):
     assert r.returncode == 2, (flags, r)
     assert "usage" in r.stderr.lower() and "--port" in r.stderr, r.stderr
     assert "listening" not in r.stdout
+    # The first line says what was wrong: the flag, or the value, given.
+    wrong = flags[-1].split("=")[-1] or flags[0]
+    first = r.stderr.splitlines()[0]
+    assert first.startswith("pizzeria: ") and wrong in first, first
 
 
 def test_limits_of_values_are_accepted(start_server):
@@ -192,6 +212,18 @@ def test_port_in_use_exits_1_naming_the_port(step, built):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, f"want one line on stderr: {r.stderr!r}"
     assert re.search(rf"\b{port}\b", lines[0]), lines
+    assert os.strerror(errno.EADDRINUSE) in lines[0], "and why"
+    assert "listening" not in r.stdout
+
+
+def test_trace_file_that_cannot_be_opened_exits_1_saying_why(step, tmp_path):
+    path = tmp_path / "no-such-dir" / "trace"
+    r = pz.run(step, "--port", "0", "--trace", path)
+    assert r.returncode == 1, r
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, f"want one line on stderr: {r.stderr!r}"
+    assert str(path) in lines[0], lines
+    assert os.strerror(errno.ENOENT) in lines[0], lines
     assert "listening" not in r.stdout
 
 

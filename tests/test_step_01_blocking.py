@@ -8,6 +8,7 @@ whole pizzeria is one process with one thread.
 import threading
 import time
 
+import blocking
 import pizzeria as pz
 
 STEP = "01-blocking"
@@ -100,3 +101,7 @@ def test_one_process_one_thread(start_server):
         assert r.status == 200
         assert r.json()["cook"] == f"pid {server.pid}"
     assert len(server.threads()) == 1
+
+
+def test_out_of_descriptors_the_door_waits(start_server):
+    blocking.door_waits_when_out_of_descriptors(start_server)

@@ -10,6 +10,7 @@ import signal
 import threading
 import time
 
+import blocking
 import pizzeria as pz
 
 STEP = "02-fork"
@@ -216,3 +217,7 @@ def test_sigterm_with_orders_in_the_oven_sends_every_cook_home(start_server):
     finally:
         for c in clients:
             c.close()
+
+
+def test_out_of_descriptors_the_door_waits(start_server):
+    blocking.door_waits_when_out_of_descriptors(start_server)

@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 
+import blocking
 import pizzeria as pz
 
 STEP = "03-threads"
@@ -214,3 +215,7 @@ def test_idle_customers_cost_a_thread_each(start_server):
             c.close()
     assert pz.wait_until(lambda: len(server.threads()) == 1, 3.0), \
         server.threads()
+
+
+def test_out_of_descriptors_the_door_waits(start_server):
+    blocking.door_waits_when_out_of_descriptors(start_server)

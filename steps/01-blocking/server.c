@@ -55,9 +55,8 @@ static void serve_one_customer_at_a_time(int listener)
         int fd = accept4(listener, (struct sockaddr *)&peer, &peer_len,
                          SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE)
-                usleep(100000); /* out of descriptors: let some close */
-            continue;           /* EINTR, ECONNABORTED, closing time... */
+            kitchen_accept_failed(); /* a pause, or the end */
+            continue;
         }
         customer_fd = fd;
         struct customer customer = {.fd = fd, .number = ++customers};

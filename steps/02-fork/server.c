@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -104,10 +103,8 @@ static void open_staff_book(int places)
 {
     staff_places = places;
     staff = calloc((size_t)places, sizeof *staff);
-    if (staff == NULL) {
-        fprintf(stderr, "pizzeria: no memory for %d cooks\n", places);
-        exit(1);
-    }
+    if (staff == NULL)
+        kitchen_fail("calloc(a staff book for %d cooks)", places);
     sigemptyset(&host_signals);
     sigaddset(&host_signals, SIGCHLD);
     sigaddset(&host_signals, SIGINT);
@@ -118,7 +115,8 @@ static void open_staff_book(int places)
     /* No SA_RESTART: a blocked accept returns EINTR when a cook leaves.
      * SA_NOCLDSTOP: a cook stopped by a debugger has not gone home. */
     action.sa_flags = SA_NOCLDSTOP;
-    sigaction(SIGCHLD, &action, NULL);
+    if (sigaction(SIGCHLD, &action, NULL) < 0)
+        kitchen_fail("sigaction(SIGCHLD)");
 }
 // @end cook-gone
 
@@ -130,15 +128,17 @@ static void open_staff_book(int places)
  * process does; SIGCHLD is the host's business. The door is closed too:
  * a cook who kept it open would keep the port open after the host left.
  * _exit, not exit: the copy of the host's stdio buffers and atexit
- * handlers belongs to the host.
+ * handlers belongs to the host. A cook who cannot forget the host's duties
+ * leaves at once (kitchen_fail): only this customer is lost.
  */
 static _Noreturn void work_as_cook(int listener,
                                    const struct customer *customer,
                                    const sigset_t *host_mask)
 {
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGCHLD, SIG_DFL);
+    if (signal(SIGINT, SIG_DFL) == SIG_ERR ||
+        signal(SIGTERM, SIG_DFL) == SIG_ERR ||
+        signal(SIGCHLD, SIG_DFL) == SIG_ERR)
+        kitchen_fail("a new cook's signal(SIG_DFL)");
     sigprocmask(SIG_SETMASK, host_mask, NULL);
     close(listener);
     serve_customer(customer);
@@ -158,16 +158,19 @@ static void hire_cook(int listener, const struct customer *customer)
     sigset_t host_mask;
     sigprocmask(SIG_BLOCK, &host_signals, &host_mask);
     pid_t cook = fork();
+    int fork_error = errno; /* sigprocmask may change errno */
     if (cook == 0)
         work_as_cook(listener, customer, &host_mask);
     if (cook > 0)
         write_in(cook);
     sigprocmask(SIG_SETMASK, &host_mask, NULL);
 
-    if (cook < 0) /* EAGAIN, ENOMEM: no cook to be had, the host carries on */
+    if (cook < 0) { /* EAGAIN, ENOMEM: no cook to be had, the host goes on */
+        kitchen_warn_shortage("fork", fork_error);
         kitchen_turn_away(customer->fd, customer->number);
-    else
+    } else {
         close(customer->fd);
+    }
 }
 // @end hire
 
@@ -197,9 +200,8 @@ static void hire_a_cook_per_customer(int listener)
         int fd = accept4(listener, (struct sockaddr *)&peer, &peer_len,
                          SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE)
-                usleep(100000); /* out of descriptors: let some close */
-            continue; /* EINTR (a cook went home, closing time), ... */
+            kitchen_accept_failed(); /* a pause, or the end */
+            continue;
         }
         /* Numbered here, at the door, so the trace's CONN is unique
          * across every cook's copy of the kitchen. */

@@ -11,9 +11,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -91,13 +89,24 @@ static void on_closing_signal(int signal_number)
 }
 // @end closing-time
 
+/* pthread calls return their error rather than set errno. */
+static void must(int error, const char *what)
+{
+    if (error != 0) {
+        errno = error;
+        kitchen_fail("%s", what);
+    }
+}
+
 static void open_the_room(void)
 {
     /* Deadlines are on the monotonic clock, like every timer here. */
     pthread_condattr_t attributes;
-    pthread_condattr_init(&attributes);
-    pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
-    pthread_cond_init(&room.cook_left, &attributes);
+    must(pthread_condattr_init(&attributes), "pthread_condattr_init");
+    must(pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC),
+         "pthread_condattr_setclock(CLOCK_MONOTONIC)");
+    must(pthread_cond_init(&room.cook_left, &attributes),
+         "pthread_cond_init(cook_left)");
     pthread_condattr_destroy(&attributes);
 }
 
@@ -200,6 +209,7 @@ static bool hire_cook(pthread_attr_t *attributes, const struct customer *c)
         return true;
     /* EAGAIN: out of threads (or of memory for a stack). Not fatal:
      * this customer gets a 503, and the next may find a cook again. */
+    kitchen_warn_shortage("pthread_create", error);
     pthread_mutex_lock(&room.lock);
     unseat(cook);
     room.cooks--;
@@ -213,14 +223,12 @@ static bool hire_cook(pthread_attr_t *attributes, const struct customer *c)
 static void let_customers_in(int listener)
 {
     pthread_attr_t attributes;
-    pthread_attr_init(&attributes);
+    must(pthread_attr_init(&attributes), "pthread_attr_init");
     /* Nobody waits for a cook's result: its resources go when it ends. */
-    pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
-    int error = pthread_attr_setstacksize(&attributes, COOK_STACK_BYTES);
-    if (error != 0) {
-        fprintf(stderr, "pizzeria: stack size: %s\n", strerror(error));
-        exit(1);
-    }
+    must(pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED),
+         "pthread_attr_setdetachstate");
+    must(pthread_attr_setstacksize(&attributes, COOK_STACK_BYTES),
+         "pthread_attr_setstacksize(COOK_STACK_BYTES)");
 
     unsigned long customers = 0;
     while (!closing_rung()) {
@@ -229,9 +237,8 @@ static void let_customers_in(int listener)
         int fd = accept4(listener, (struct sockaddr *)&peer, &peer_len,
                          SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE)
-                usleep(100000); /* out of descriptors: let some close */
-            continue;           /* EINTR, ECONNABORTED, closing time... */
+            kitchen_accept_failed(); /* a pause, or the end */
+            continue;
         }
         struct customer customer = {.fd = fd, .number = ++customers};
         net_peer_name(&peer, customer.peer, sizeof customer.peer);

@@ -38,6 +38,9 @@ enum next {
     SERVER_CLOSES,  /* we said "Connection: close": half-close and drain */
 };
 
+_Static_assert(sizeof((struct visit *)0)->in > HTTP_MAX_REQUEST,
+               "a visit's buffer holds the largest request");
+
 // @snippet deadline
 /*
  * The idle timeout is a deadline, not a per-read timer: before every recv
@@ -272,24 +275,34 @@ static void close_gracefully(const struct customer *c)
 }
 // @end lingering-close
 
+/* The visit cannot even begin: close, and say why in the trace. */
+static void turn_out(const struct customer *c, const char *why)
+{
+    hang_up(c);
+    trace_event(c->number, "close", "%s", why);
+}
+
 // @snippet serve-customer
 void serve_customer(const struct customer *c)
 {
+    /* A customer who stops reading our answer is given as long as one who
+     * stops sending: the send timeout is the idle timeout. Without it, one
+     * who never reads would keep this cook forever. */
+    int idle_ms = kitchen_options()->idle_timeout_ms;
+    struct timeval send_timeout = {idle_ms / 1000, idle_ms % 1000 * 1000};
+    if (setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout,
+                   sizeof send_timeout) < 0) {
+        turn_out(c, "no send timeout");
+        return;
+    }
     struct visit *v = malloc(sizeof *v);
     if (v == NULL) {
-        hang_up(c);
-        trace_event(c->number, "close", "out of memory");
+        turn_out(c, "out of memory");
         return;
     }
     v->customer = c;
     v->in_len = 0;
-    int idle_ms = kitchen_options()->idle_timeout_ms;
     v->deadline_us = idle_ms ? monotonic_us() + idle_ms * 1000LL : 0;
-    /* A customer who stops reading our answer is given as long as one who
-     * stops sending: the send timeout is the idle timeout. */
-    struct timeval send_timeout = {idle_ms / 1000, idle_ms % 1000 * 1000};
-    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout,
-               sizeof send_timeout);
 
     enum next next;
     do

@@ -7,10 +7,10 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "kitchen.h"
 
 // @snippet bell-flag
 /*
@@ -22,22 +22,28 @@ static atomic_bool rung;
 // @end bell-flag
 static int bell[2] = {-1, -1};
 
-void closing_prepare(void (*handler)(int))
+/* Set a signal's handler, or stop: a kitchen deaf to closing time (or
+ * killed by its first EPIPE) must not open. */
+static void handle(int signal_number, const char *name, void (*handler)(int))
 {
-    /* A customer who hangs up mid-answer must cost an EPIPE, not the server. */
-    signal(SIGPIPE, SIG_IGN);
-
-    if (pipe2(bell, O_CLOEXEC | O_NONBLOCK) < 0) {
-        fprintf(stderr, "pizzeria: pipe: %s\n", strerror(errno));
-        exit(1);
-    }
     struct sigaction action;
     memset(&action, 0, sizeof action);
     action.sa_handler = handler;
     sigemptyset(&action.sa_mask);
     action.sa_flags = 0; /* no SA_RESTART: blocked calls return EINTR */
-    sigaction(SIGINT, &action, NULL);
-    sigaction(SIGTERM, &action, NULL);
+    if (sigaction(signal_number, &action, NULL) < 0)
+        kitchen_fail("sigaction(%s)", name);
+}
+
+void closing_prepare(void (*handler)(int))
+{
+    /* A customer who hangs up mid-answer must cost an EPIPE, not the server. */
+    handle(SIGPIPE, "SIGPIPE", SIG_IGN);
+
+    if (pipe2(bell, O_CLOEXEC | O_NONBLOCK) < 0)
+        kitchen_fail("pipe2 (the closing bell)");
+    handle(SIGINT, "SIGINT", handler);
+    handle(SIGTERM, "SIGTERM", handler);
 }
 
 void closing_ring(void)

@@ -16,6 +16,7 @@
  * Ignore SIGPIPE, make the bell, and run handler on SIGINT and SIGTERM.
  * The handler is installed without SA_RESTART, so a blocked accept, recv or
  * send returns EINTR instead of carrying on. It must call closing_ring().
+ * If the bell or a handler cannot be set up, exits 1 saying why.
  */
 void closing_prepare(void (*handler)(int));
 

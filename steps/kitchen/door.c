@@ -90,38 +90,22 @@ enum door_news door_accept(struct door *door, struct customer *customer)
     for (;;) {
         if (accept_one(door, customer) >= 0)
             return DOOR_SEATED;
-        switch (errno) {
-        case EAGAIN:
-#if EWOULDBLOCK != EAGAIN
-        case EWOULDBLOCK:
-#endif
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
             return DOOR_EMPTY;
-        case EINTR:
-        case ECONNABORTED: /* they left while in the queue */
-        case EPROTO:       /* Linux passes their network's errors here */
-        case ENETDOWN:
-        case ENOPROTOOPT:
-        case EHOSTDOWN:
-        case ENONET:
-        case EHOSTUNREACH:
-        case EOPNOTSUPP:
-        case ENETUNREACH:
-        case EPERM: /* a firewall said no to this one */
+        switch (kitchen_accept_trouble(errno)) {
+        case ACCEPT_RETRY: /* a signal, or a customer who left the queue */
             continue;
-        case EMFILE:
-        case ENFILE:
+        case ACCEPT_SHORT:
             /* The kernel looks for a free descriptor before it looks at
              * the queue: EMFILE does not say that anyone is waiting. */
-            if (shed_one(door))
+            if ((errno == EMFILE || errno == ENFILE) && shed_one(door))
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return DOOR_EMPTY;
-            return shut_for_a_moment(door);
-        case ENOMEM:
-        case ENOBUFS:
-            return shut_for_a_moment(door); /* no memory for a socket */
-        default: /* EBADF, EINVAL, ENOTSOCK: the door itself is broken */
-            kitchen_fail("accepting a customer (accept4)");
+            kitchen_warn_shortage("accept4", errno);
+            return shut_for_a_moment(door); /* ENOMEM, ENOBUFS, ENFILE */
+        case ACCEPT_BROKEN: /* EBADF, EINVAL, ENOTSOCK: a bug */
+            kitchen_fail("accept4 on the door");
         }
     }
 }

@@ -1,9 +1,11 @@
 /*
- * kitchen.c - opening the kitchen: shared setup, the clock, the door.
+ * kitchen.c - opening the kitchen: shared setup, the clock, the door, and
+ * what the kitchen says when something fails.
  */
 #include "kitchen.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,16 +17,22 @@ static const struct step *the_step;
 static const struct options *the_options;
 static long long opened_at_us;
 
-void kitchen_fail(const char *what)
+_Noreturn void kitchen_fail(const char *what_format, ...)
 {
-    fprintf(stderr, "pizzeria: %s: %s\n", what, strerror(errno));
-    exit(1);
+    int error = errno; /* before anything below can change it */
+    char what[256];
+    va_list args;
+    va_start(args, what_format);
+    vsnprintf(what, sizeof what, what_format, args);
+    va_end(args);
+    fprintf(stderr, "pizzeria: %s: %s\n", what, strerror(error));
+    _exit(1);
 }
 
 long long monotonic_us(void)
 {
     struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
+    clock_gettime(CLOCK_MONOTONIC, &now); /* cannot fail: the clock exists */
     return (long long)now.tv_sec * 1000000 + now.tv_nsec / 1000;
 }
 
@@ -56,24 +64,66 @@ void kitchen_cook_name(char *out, size_t cap)
         snprintf(out, cap, "pid %ld", (long)getpid());
 }
 
+void kitchen_warn_shortage(const char *what, int error)
+{
+    static long long warned_at_us;
+    long long now = monotonic_us();
+    if (warned_at_us != 0 && now - warned_at_us < 1000000)
+        return; /* said a moment ago: a flood of lines helps no one */
+    warned_at_us = now;
+    fprintf(stderr, "pizzeria: %s: %s\n", what, strerror(error));
+}
+
 int kitchen_open_door(const struct options *o)
 {
     int fd = net_listen(o->host, o->port);
-    if (fd < 0) {
-        if (errno == EADDRINUSE)
-            fprintf(stderr, "pizzeria: port %d is already in use\n", o->port);
-        else
-            fprintf(stderr, "pizzeria: cannot listen on %s port %d: %s\n",
-                    o->host, o->port, strerror(errno));
-        exit(1);
-    }
     int port = net_local_port(fd);
     if (strchr(o->host, ':'))
         printf("listening on http://[%s]:%d\n", o->host, port);
     else
         printf("listening on http://%s:%d\n", o->host, port);
-    fflush(stdout);
+    if (fflush(stdout) == EOF)
+        kitchen_fail("writing the listening line to stdout");
     return fd;
+}
+
+enum accept_trouble kitchen_accept_trouble(int error)
+{
+    switch (error) {
+    case EINTR:        /* a signal: closing time, or a cook who went home */
+    case ECONNABORTED: /* the customer gave up while waiting in line */
+    case EAGAIN:       /* a non-blocking door with no one at it */
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+    /* Linux hands a new connection's pending network error to accept:
+     * that customer is lost, the door is fine (accept(2), "Error
+     * handling"). */
+    case EPROTO: case ENOPROTOOPT: case ENETDOWN: case ENONET:
+    case EHOSTDOWN: case EHOSTUNREACH: case ENETUNREACH: case EOPNOTSUPP:
+    case EPERM: /* a firewall rule refused this one */
+        return ACCEPT_RETRY;
+    case EMFILE: case ENFILE: case ENOMEM: case ENOBUFS:
+        return ACCEPT_SHORT;
+    default:
+        return ACCEPT_BROKEN;
+    }
+}
+
+void kitchen_accept_failed(void)
+{
+    if (closing_rung())
+        return; /* the shut door fails with EINVAL: that is closing time */
+    switch (kitchen_accept_trouble(errno)) {
+    case ACCEPT_RETRY:
+        return;
+    case ACCEPT_SHORT:
+        kitchen_warn_shortage("accept", errno);
+        usleep(100000); /* a signal (a cook who left) cuts it short */
+        return;
+    case ACCEPT_BROKEN:
+        kitchen_fail("accept");
+    }
 }
 
 void kitchen_turn_away(int fd, unsigned long conn)

@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -25,11 +24,8 @@ void log_open(bool access_log, const char *trace_path)
     /* O_APPEND: every write lands at the end, whoever (which process) writes. */
     trace_fd = open(trace_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
                     O_CLOEXEC, 0644);
-    if (trace_fd < 0) {
-        fprintf(stderr, "pizzeria: cannot open trace file %s: %s\n",
-                trace_path, strerror(errno));
-        exit(1);
-    }
+    if (trace_fd < 0)
+        kitchen_fail("open(%s) for --trace", trace_path);
     trace_enabled = true;
 }
 

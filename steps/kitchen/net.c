@@ -8,7 +8,8 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "kitchen.h"
 
 int net_listen(const char *host, int port)
 {
@@ -26,24 +27,22 @@ int net_listen(const char *host, int port)
         v6->sin6_port = htons((unsigned short)port);
         length = sizeof *v6;
     } else {
-        errno = EINVAL;
-        return -1;
+        errno = EINVAL; /* options.c lets only literals through */
+        kitchen_fail("inet_pton(%s)", host);
     }
 
     // @snippet listen
     int fd = socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return -1;
+        kitchen_fail("socket");
     /* Restarting the server must not wait for old connections' TIME_WAIT. */
     int yes = 1;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes) < 0 ||
-        bind(fd, (struct sockaddr *)&address, length) < 0 ||
-        listen(fd, SOMAXCONN) < 0) {
-        int saved = errno;
-        close(fd);
-        errno = saved;
-        return -1;
-    }
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes) < 0)
+        kitchen_fail("setsockopt(SO_REUSEADDR)");
+    if (bind(fd, (struct sockaddr *)&address, length) < 0)
+        kitchen_fail("bind(%s port %d)", host, port);
+    if (listen(fd, SOMAXCONN) < 0)
+        kitchen_fail("listen(%s port %d)", host, port);
     return fd;
     // @end listen
 }
@@ -53,7 +52,7 @@ int net_local_port(int fd)
     struct sockaddr_storage address;
     socklen_t length = sizeof address;
     if (getsockname(fd, (struct sockaddr *)&address, &length) < 0)
-        return -1;
+        kitchen_fail("getsockname");
     if (address.ss_family == AF_INET6)
         return ntohs(((struct sockaddr_in6 *)&address)->sin6_port);
     return ntohs(((struct sockaddr_in *)&address)->sin_port);

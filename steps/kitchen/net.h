@@ -7,10 +7,16 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-/* A listening TCP socket on an IPv4 or IPv6 literal; -1 with errno set. */
+/*
+ * A listening TCP socket on an IPv4 or IPv6 literal. There is nothing to
+ * serve without one: if it cannot be made, kitchen_fail says which call
+ * failed on what, and why ("bind(127.0.0.1 port 8080): Address already in
+ * use"), and exits 1.
+ */
 int net_listen(const char *host, int port);
 
-/* The port a socket is bound to (the kernel's choice for port 0). */
+/* The port a socket is bound to (the kernel's choice for port 0); a
+ * socket that cannot say is the kitchen's failure (exit 1). */
 int net_local_port(int fd);
 
 /* "127.0.0.1:54321" or "[::1]:54321". */

@@ -10,6 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The contract's defaults, the same for every step. */
+#define DEFAULT_HOST "127.0.0.1"
+enum { DEFAULT_PORT = 8080, DEFAULT_IDLE_TIMEOUT_MS = 10000 };
+
 static void usage(FILE *to, const struct step *step)
 {
     fprintf(to,
@@ -21,21 +25,37 @@ static void usage(FILE *to, const struct step *step)
             "The Asynchronous Pizzeria, step %s.\n"
             "\n"
             "  --host ADDR           address to listen on, IPv4 or IPv6 "
-            "literal (default 127.0.0.1)\n"
+            "literal (default %s)\n"
             "  --port N              TCP port, 0 lets the kernel pick "
-            "(default 8080)\n"
+            "(default %d)\n"
             "  --bake-ms N           oven time per order, 0..60000 ms "
             "(default %d)\n"
             "  --max-conns N         most connections at once, N >= 1 "
             "(default %d; %s)\n"
             "  --idle-timeout-ms N   deadline to deliver a request, 0 = none "
-            "(default 10000)\n"
+            "(default %d)\n"
             "  --log                 one access-log line per request on "
             "stderr\n"
             "  --trace FILE          kitchen events, one per line, into FILE\n"
+            "  --describe            what this step says about itself, as "
+            "JSON\n"
             "  --help                this text\n",
-            step->name, step->default_bake_ms, step->default_max_conns,
-            step->max_conns_note);
+            step->name, DEFAULT_HOST, DEFAULT_PORT, step->default_bake_ms,
+            step->default_max_conns, step->max_conns_note,
+            DEFAULT_IDLE_TIMEOUT_MS);
+}
+
+/*
+ * The step's own facts, from struct step, for the tests to hold its
+ * step.json to: the manifest says what the server says, not a copy that
+ * could drift.
+ */
+static void describe(const struct step *step)
+{
+    printf("{\"name\": \"%s\", \"cook\": \"%s\", \"default_bake_ms\": %d, "
+           "\"default_max_conns\": %d}\n",
+           step->name, step->threaded ? "pid tid" : "pid",
+           step->default_bake_ms, step->default_max_conns);
 }
 
 static void bad_usage(const struct step *step, const char *what,
@@ -75,7 +95,7 @@ static void parse_host(const struct step *step, const char *text,
 void options_parse(int argc, char **argv, const struct step *step,
                    struct options *o)
 {
-    enum { HOST = 1, PORT, BAKE, MAX_CONNS, IDLE, LOG, TRACE, HELP };
+    enum { HOST = 1, PORT, BAKE, MAX_CONNS, IDLE, LOG, TRACE, DESCRIBE, HELP };
     static const struct option flags[] = {
         {"host", required_argument, NULL, HOST},
         {"port", required_argument, NULL, PORT},
@@ -84,15 +104,16 @@ void options_parse(int argc, char **argv, const struct step *step,
         {"idle-timeout-ms", required_argument, NULL, IDLE},
         {"log", no_argument, NULL, LOG},
         {"trace", required_argument, NULL, TRACE},
+        {"describe", no_argument, NULL, DESCRIBE},
         {"help", no_argument, NULL, HELP},
         {NULL, 0, NULL, 0},
     };
     *o = (struct options){
-        .host = "127.0.0.1",
-        .port = 8080,
+        .host = DEFAULT_HOST,
+        .port = DEFAULT_PORT,
         .bake_ms = step->default_bake_ms,
         .max_conns = step->default_max_conns,
-        .idle_timeout_ms = 10000,
+        .idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS,
     };
 
     opterr = 0; /* our own message, then the usage */
@@ -115,6 +136,7 @@ void options_parse(int argc, char **argv, const struct step *step,
             break;
         case LOG: o->log = true; break;
         case TRACE: o->trace_path = optarg; break;
+        case DESCRIBE: describe(step); exit(0);
         case HELP: usage(stdout, step); exit(0);
         default:
             fprintf(stderr, "pizzeria: unknown or incomplete flag '%s'\n",

@@ -26,7 +26,10 @@ struct options {
     const char *trace_path; /* NULL: no trace */
 };
 
-/* Parse argv; on --help print usage and exit 0, on a bad flag exit 2. */
+/*
+ * Parse argv; on --help print usage, on --describe the step's name, cook
+ * and defaults as JSON, and exit 0; on a bad flag say which and exit 2.
+ */
 void options_parse(int argc, char **argv, const struct step *step,
                    struct options *options);
 

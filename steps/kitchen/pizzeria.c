@@ -36,6 +36,13 @@ static size_t menu_json_len;
 static char front_page[6144];
 static size_t front_page_len;
 
+/* Every body the counter hands out fits a response with the longest head. */
+enum { LONGEST_BODY = HTTP_MAX_RESPONSE - HTTP_MAX_RESPONSE_HEAD };
+_Static_assert(sizeof front_page <= LONGEST_BODY, "the front page fits");
+_Static_assert(sizeof menu_json <= LONGEST_BODY, "the menu fits");
+_Static_assert(sizeof((struct ticket *)0)->text <= LONGEST_BODY,
+               "a ticket's JSON fits");
+
 /* ---- writing text into fixed buffers ---- */
 
 struct text {
@@ -232,22 +239,30 @@ static void reply_with(struct ticket *t, int status, const char *type,
         t->response.connection = CONNECTION_CLOSE;
 }
 
+/*
+ * How much of an error's message a ticket holds: the reason (our own
+ * words, plain ASCII) and at most DETAIL_SHOWN bytes of what the customer
+ * wrote, each of which JSON may spell as six ("\u001f", "\ufffd").
+ */
+enum { MESSAGE_CAP = 160, DETAIL_SHOWN = 64 };
+_Static_assert(sizeof "{\"error\":\"\"}" + (MESSAGE_CAP - DETAIL_SHOWN) +
+                       6 * DETAIL_SHOWN <= sizeof((struct ticket *)0)->text,
+               "a ticket holds the longest error");
+
 /* {"error":"REASON"} or, with what the customer wrote, "REASON: DETAIL". */
 static void refuse_with_text(struct ticket *t, int status, const char *reason,
                              const char *detail, size_t detail_len)
 {
-    char message[160];
-    size_t len = strlen(reason);
-    memcpy(message, reason, len); /* reasons are short literals */
+    char message[MESSAGE_CAP];
+    struct text m = {message, sizeof message, 0, false};
+    puts_text(&m, reason);
     if (detail) {
-        size_t cut = detail_len > 64 ? 64 : detail_len;
-        memcpy(message + len, ": ", 2);
-        memcpy(message + len + 2, detail, cut);
-        len += 2 + cut;
+        puts_text(&m, ": ");
+        put(&m, detail, detail_len > DETAIL_SHOWN ? DETAIL_SHOWN : detail_len);
     }
     struct text text = {t->text, sizeof t->text, 0, false};
     puts_text(&text, "{\"error\":");
-    put_json_string(&text, message, len);
+    put_json_string(&text, message, m.len);
     puts_text(&text, "}");
     reply_with(t, status, "application/json", t->text, text.len);
 }

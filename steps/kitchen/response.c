@@ -7,16 +7,33 @@
 #include <string.h>
 #include <time.h>
 
-const char HTTP_CONTINUE[] = "HTTP/1.1 100 Continue\r\n\r\n";
+/* How long each part of a head can be. */
+enum {
+    SERVER_NAME_CAP = 64, /* "pizzeria/STEP", cut to fit */
+    DATE_CAP = 80,        /* 29 used; room for any int */
+    ALLOW_CAP = 64,       /* "Allow: GET, HEAD\r\n" */
+    LONGEST_REASON = sizeof "Request Header Fields Too Large" - 1,
+    LONGEST_CONNECTION = sizeof "Connection: keep-alive\r\n" - 1,
+    LONGEST_SIZE_T = 20,  /* 18446744073709551615 */
+};
 
-static char server_header[64] = "pizzeria";
+/* The format below with every %s and number at its longest: fits. */
+_Static_assert(sizeof "HTTP/1.1 999 \r\nServer: \r\nDate: \r\n"
+                      "Content-Type: \r\nContent-Length: \r\n\r\n" +
+                   LONGEST_REASON + (SERVER_NAME_CAP - 1) + (DATE_CAP - 1) +
+                   HTTP_MAX_CONTENT_TYPE + LONGEST_SIZE_T + (ALLOW_CAP - 1) +
+                   LONGEST_CONNECTION <= HTTP_MAX_RESPONSE_HEAD,
+               "HTTP_MAX_RESPONSE_HEAD holds the longest head");
+
+static char server_header[SERVER_NAME_CAP] = "pizzeria";
 
 void http_set_server_name(const char *step_name)
 {
     snprintf(server_header, sizeof server_header, "pizzeria/%s", step_name);
 }
 
-const char *http_reason_phrase(int status)
+/* A longer phrase than LONGEST_REASON needs LONGEST_REASON changed too. */
+static const char *http_reason_phrase(int status)
 {
     switch (status) {
     case 100: return "Continue";
@@ -45,7 +62,7 @@ const char *http_reason_phrase(int status)
  */
 static const char *http_date_now(void)
 {
-    static _Thread_local char cached[80]; /* 29 used; room for any int */
+    static _Thread_local char cached[DATE_CAP];
     static _Thread_local time_t cached_second = -1;
     static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed",
                                     "Thu", "Fri", "Sat"};
@@ -76,7 +93,7 @@ static const char *connection_header(enum http_connection c)
 size_t http_format_response(char *out, size_t cap,
                             const struct http_response *r)
 {
-    char allow[64] = "";
+    char allow[ALLOW_CAP] = "";
     if (r->allow)
         snprintf(allow, sizeof allow, "Allow: %s\r\n", r->allow);
 
@@ -84,11 +101,12 @@ size_t http_format_response(char *out, size_t cap,
                         "HTTP/1.1 %d %s\r\n"
                         "Server: %s\r\n"
                         "Date: %s\r\n"
-                        "Content-Type: %s\r\n"
+                        "Content-Type: %.*s\r\n"
                         "Content-Length: %zu\r\n"
                         "%s%s\r\n",
                         r->status, http_reason_phrase(r->status),
-                        server_header, http_date_now(), r->content_type,
+                        server_header, http_date_now(),
+                        (int)HTTP_MAX_CONTENT_TYPE, r->content_type,
                         r->body_len, allow, connection_header(r->connection));
     if (head < 0 || (size_t)head >= cap)
         return 0;

@@ -15,6 +15,9 @@ enum http_connection {
     CONNECTION_CLOSE,      /* "Connection: close", then the server closes */
 };
 
+/* The longest Content-Type value a response carries. */
+enum { HTTP_MAX_CONTENT_TYPE = 64 };
+
 struct http_response {
     int status;
     const char *content_type;
@@ -25,23 +28,32 @@ struct http_response {
     enum http_connection connection;
 };
 
-/* Big enough for any response the pizzeria writes (checked at startup). */
+/*
+ * The longest head http_format_response writes: every header it knows at
+ * its longest (response.c checks the sum at compile time).
+ */
+enum { HTTP_MAX_RESPONSE_HEAD = 512 };
+
+/*
+ * Big enough for any response the pizzeria writes: the longest head, and
+ * room for the longest body (pizzeria.c checks its pages and tickets
+ * against it at compile time).
+ */
 enum { HTTP_MAX_RESPONSE = 8192 };
 
 /* Every response says "Server: pizzeria/STEP". Call once, at startup. */
 void http_set_server_name(const char *step_name);
 
-const char *http_reason_phrase(int status);
-
 /*
  * Format the whole response into out. Returns its length, or 0 if it does
- * not fit in cap bytes (a bug: HTTP_MAX_RESPONSE is meant to be enough).
+ * not fit in cap bytes (a bug: HTTP_MAX_RESPONSE is enough for any of the
+ * pizzeria's). A content type longer than HTTP_MAX_CONTENT_TYPE is cut.
  */
 size_t http_format_response(char *out, size_t cap,
                             const struct http_response *response);
 
-/* The interim answer to "Expect: 100-continue". */
-extern const char HTTP_CONTINUE[];
-enum { HTTP_CONTINUE_LEN = 25 };
+/* The interim answer to "Expect: 100-continue", and its length. */
+#define HTTP_CONTINUE "HTTP/1.1 100 Continue\r\n\r\n"
+enum { HTTP_CONTINUE_LEN = sizeof HTTP_CONTINUE - 1 };
 
 #endif
