@@ -673,9 +673,13 @@ class Server:
         if self.stopped:
             self.check_exit()
             return 0.0
-        assert self.alive(), (
-            f"{self.step.name} died before it was stopped: exit status "
-            f"{self.proc.returncode}; stderr:\n{self.stderr_text()}")
+        if not self.alive():
+            code, said = self.proc.returncode, self.stderr_text().strip()
+            raise AssertionError(
+                f"expected {self.step.name} still running, to be stopped; it "
+                + (f"had been killed by {signal.Signals(-code).name}"
+                   if code < 0 else f"had exited with status {code}")
+                + (f", saying:\n{said}" if said else ""))
         # Zombies: an exited child must be reaped (give it a moment).
         zombies = wait_until(
             lambda: not [c for c in self.children() if c[1] == "Z"],
