@@ -710,8 +710,11 @@ class Server:
             f"processes left behind by {self.step.name}: {left}")
         code = self.proc.returncode
         assert code == 0, (
-            f"{self.step.name} exited with status {code} after "
-            f"{signal.Signals(sig).name}; stderr:\n{self.stderr_text()}")
+            f"expected {self.step.name} to exit 0 after "
+            f"{signal.Signals(sig).name}; it "
+            + (f"was killed by {signal.Signals(-code).name}" if code < 0
+               else f"exited with status {code}")
+            + f"; stderr:\n{self.stderr_text()}")
         self.check_exit()
         return taken
 

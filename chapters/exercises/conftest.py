@@ -45,8 +45,8 @@ def build_step(step):
 def declared_step(check):
     """The STEP = "NN" a check.py declares, or None."""
     for node in ast.parse(check.read_text()).body:
-        if (isinstance(node, ast.Assign)
-                and any(getattr(t, "id", None) == "STEP" for t in node.targets)):
+        names = [getattr(t, "id", None) for t in getattr(node, "targets", ())]
+        if isinstance(node, ast.Assign) and "STEP" in names:
             return ast.literal_eval(node.value)
     return None
 
@@ -78,8 +78,9 @@ def pytest_sessionstart(session):
         made = build_step(step)
         if made.returncode != 0:
             # pytest says "ERROR: " and this, once, and exits 4: no test ran.
-            raise pytest.UsageError(f"{step.name} does not build; the "
-                                    f"compiler says:\n\n{made.stdout.rstrip()}")
+            raise pytest.UsageError(
+                f"{step.name} does not build; the compiler says:\n\n"
+                f"{made.stdout.rstrip()}")
 
 
 @pytest.fixture
