@@ -94,12 +94,14 @@ book-check:
 	@$(MAKE) -s -C book check
 
 # make exercise EX=01-request-timeout: run that exercise's check against
-# your working copy (see chapters/exercises/); the check builds its step.
+# your working copy (see chapters/exercises/). The check builds its step
+# once, before its tests start in PIZZERIA_JOBS processes.
 exercise:
 	@tests/tools/need pytest
 	@if [ ! -f chapters/exercises/$(EX)/check.py ]; then \
 		echo "usage: make exercise EX=NAME, NAME one of:"; \
-		ls chapters/exercises | grep -v '^conftest' | sed 's/^/    /'; exit 2; fi
+		for c in chapters/exercises/*/check.py; do \
+			basename $$(dirname $$c) | sed 's/^/    /'; done; exit 2; fi
 	$(PYTEST) -p no:cacheprovider -c chapters/exercises/pytest.ini chapters/exercises/$(EX)/check.py
 
 # The same rush hour at every step: one table, in under two minutes.

@@ -423,18 +423,19 @@ class Client:
 
     # -- receiving
 
-    def _fill(self, deadline):
-        """Read more bytes into the buffer. False on EOF or reset."""
+    def _fill(self, deadline, expected="the server to send more"):
+        """Read more bytes into the buffer. False on EOF or reset.
+        ResponseTimeout at the deadline, saying what was expected."""
         if self.eof:
             return False
         left = deadline - time.monotonic()
         if left <= 0:
-            raise ResponseTimeout("timed out waiting for the server")
+            raise ResponseTimeout(self._still_open(expected))
         self.sock.settimeout(left)
         try:
             data = self.sock.recv(65536)
         except socket.timeout:
-            raise ResponseTimeout("timed out waiting for the server") from None
+            raise ResponseTimeout(self._still_open(expected)) from None
         except (ConnectionResetError, BrokenPipeError):
             data = b""
         if not data:
@@ -443,17 +444,24 @@ class Client:
         self.buffer += data
         return True
 
+    def _still_open(self, expected):
+        sent = (f"it sent only {self.buffer[:300]!r}" if self.buffer
+                else "it sent nothing")
+        return f"expected {expected}; {sent}, and the connection is still open"
+
     def read_response(self, head_request=False, timeout=DEFAULT_TIMEOUT):
         """Read exactly one response: status line, headers, and a body of
         Content-Length bytes (none for HEAD, 1xx, 204 or 304). Raises
         ServerClosed if the connection ends first, ResponseTimeout if it
         does not come, ProtocolError if it is malformed."""
         deadline = time.monotonic() + timeout
+        expected = f"a response within {timeout:g} s"
         while b"\r\n\r\n" not in self.buffer:
-            if not self._fill(deadline):
+            if not self._fill(deadline, expected):
                 raise ServerClosed(
-                    "connection closed before a complete response head; "
-                    f"got {self.buffer[:300]!r}")
+                    "expected a response; the connection closed with " + (
+                        f"only {self.buffer[:300]!r} sent" if self.buffer
+                        else "no answer"))
         head, _, rest = self.buffer.partition(b"\r\n\r\n")
         lines = head.split(b"\r\n")
         for line in lines:
@@ -481,8 +489,10 @@ class Client:
             length = int(lengths[0])
         while len(rest) < length:
             self.buffer = head + b"\r\n\r\n" + rest
-            if not self._fill(deadline):
-                raise ServerClosed(f"connection closed mid-body: {head!r}")
+            if not self._fill(deadline, expected):
+                raise ServerClosed(
+                    f"expected a body of {length} bytes; the connection "
+                    f"closed after {len(rest)} of them, the head {head!r}")
             rest = self.buffer[len(head) + 4:]
         body, self.buffer = rest[:length], rest[length:]
         return Response(version, status, reason, headers, body,
@@ -492,7 +502,8 @@ class Client:
         """Everything until the server closes (EOF or reset), buffered bytes
         included. ResponseTimeout if it is still open after timeout."""
         deadline = time.monotonic() + timeout
-        while self._fill(deadline):
+        while self._fill(deadline, f"the server to close the connection "
+                                   f"within {timeout:g} s"):
             pass
         data, self.buffer = self.buffer, b""
         return data
@@ -604,15 +615,17 @@ class Server:
             if not ready:
                 self.kill()
                 raise AssertionError(
-                    f"{self.step.name}: no listening line within {timeout} s;"
-                    f" stdout {data!r}, stderr {self.stderr_text()!r}")
+                    f"expected {self.step.name} to say 'listening on ...' "
+                    f"within {timeout} s; it said {data!r}, and on stderr\n"
+                    f"{self.stderr_text().rstrip()}")
             chunk = os.read(fd, 4096)
             if not chunk:
                 self.kill()
                 raise AssertionError(
-                    f"{self.step.name} {' '.join(self.flags)} exited "
-                    f"({self.proc.wait()}) before listening; stdout {data!r},"
-                    f" stderr {self.stderr_text()!r}")
+                    f"{self.step.name} {' '.join(self.flags)} exited (status "
+                    f"{self.proc.wait()}) before it listened, saying:\n"
+                    f"{data.decode(errors='replace')}"
+                    f"{self.stderr_text()}".rstrip())
             data += chunk
         line, _, self.stdout_rest = data.partition(b"\n")
         return line.decode()
@@ -662,9 +675,13 @@ class Server:
         if self.stopped:
             self.check_exit()
             return 0.0
-        assert self.alive(), (
-            f"{self.step.name} died before it was stopped: exit status "
-            f"{self.proc.returncode}; stderr:\n{self.stderr_text()}")
+        if not self.alive():
+            code, said = self.proc.returncode, self.stderr_text().strip()
+            raise AssertionError(
+                f"expected {self.step.name} still running, to be stopped; it "
+                + (f"had been killed by {signal.Signals(-code).name}"
+                   if code < 0 else f"had exited with status {code}")
+                + (f", saying:\n{said}" if said else ""))
         # Zombies: an exited child must be reaped (give it a moment).
         zombies = wait_until(
             lambda: not [c for c in self.children() if c[1] == "Z"],
@@ -695,8 +712,11 @@ class Server:
             f"processes left behind by {self.step.name}: {left}")
         code = self.proc.returncode
         assert code == 0, (
-            f"{self.step.name} exited with status {code} after "
-            f"{signal.Signals(sig).name}; stderr:\n{self.stderr_text()}")
+            f"expected {self.step.name} to exit 0 after "
+            f"{signal.Signals(sig).name}; it "
+            + (f"was killed by {signal.Signals(-code).name}" if code < 0
+               else f"exited with status {code}")
+            + f"; stderr:\n{self.stderr_text()}")
         self.check_exit()
         return taken
 

@@ -20,10 +20,15 @@ SOURCES := server.c $(STEP_SOURCES) \
            $(patsubst %,$(KITCHEN)/%.c,$(KITCHEN_COMMON) $(KITCHEN_PARTS))
 HEADERS := $(wildcard $(KITCHEN)/*.h) $(wildcard *.h)
 
+# The new server is written under a name of its own and renamed into place:
+# a pizzeria that is running keeps the binary it started from ("Text file
+# busy" is what writing over it says), and nobody ever starts a half-written
+# one. Two builds at once each finish their own and the last rename wins.
 $(OUT)/pizzeria: $(SOURCES) $(HEADERS) Makefile $(KITCHEN)/step.mk
 	@mkdir -p $(OUT)
 	$(CC) $(WARNINGS) $(CFLAGS) $(EXTRA_CFLAGS) -I$(KITCHEN) -I. \
-		-o $@ $(SOURCES) -pthread
+		-o $@.new.$$$$ $(SOURCES) -pthread && mv -f $@.new.$$$$ $@ \
+		|| { rm -f $@.new.$$$$; exit 1; }
 
 # The files a step is built from, for tools (compile_commands.json).
 .PHONY: sources clean
@@ -31,4 +36,4 @@ sources:
 	@echo $(SOURCES)
 
 clean:
-	rm -f pizzeria
+	rm -f pizzeria pizzeria.new.*

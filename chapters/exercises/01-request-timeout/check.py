@@ -3,26 +3,42 @@ when the idle deadline passes; a customer who said nothing is closed
 without a word."""
 import pizzeria
 
+STEP = "01"
+
 
 def test_a_half_spoken_request_gets_408_then_the_door(serve):
     server = serve("01", "--idle-timeout-ms", "300")
     with server.connect() as customer:
         customer.send(b"GET /menu HTTP/1.1\r\nHo")
         answer = customer.read_response(timeout=3)
-        assert answer.status == 408, answer
-        assert answer.closes, "a 408 must say Connection: close"
-        assert "error" in answer.json()
-        assert customer.is_closed_by_server(timeout=3)
+        assert answer.status == 408, (
+            f"expected 408 Request Timeout 0.3 s into a half-spoken request;"
+            f" got {answer.status} {answer.reason}")
+        assert answer.closes, (
+            "expected the 408 to say Connection: close; it says Connection: "
+            f"{answer.headers.get('Connection')}")
+        assert "error" in answer.json(), (
+            f"expected the 408's body to be an error; got {answer.body!r}")
+        assert customer.is_closed_by_server(timeout=3), (
+            "expected the door closed after the 408; the connection was "
+            "still open 3 s later")
     pizzeria.assert_common_headers(answer, server.step)
 
 
 def test_a_silent_customer_is_closed_without_a_word(serve):
     server = serve("01", "--idle-timeout-ms", "300")
     with server.connect() as customer:
-        assert customer.read_until_closed(timeout=3) == b""
+        said = customer.read_until_closed(timeout=3)
+        opening = said.split(b"\r\n")[0]
+        assert said == b"", (
+            "expected a customer who said nothing to be closed without a "
+            f"word; the pizzeria said {opening!r}")
 
 
 def test_a_complete_request_is_still_answered(serve):
     server = serve("01", "--idle-timeout-ms", "300")
     with server.connect() as customer:
-        assert customer.get("/menu").status == 200
+        answer = customer.get("/menu")
+        assert answer.status == 200, (
+            f"expected 200 for GET /menu with the idle timeout on; got "
+            f"{answer.status} {answer.reason}")

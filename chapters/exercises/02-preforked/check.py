@@ -6,6 +6,7 @@ import time
 
 import pizzeria
 
+STEP = "02"
 COOKS = 4
 
 
@@ -21,7 +22,8 @@ def test_four_cooks_are_at_work_before_the_first_customer(serve):
     server = serve("02", "--bake-ms", "0")
     assert pizzeria.wait_until(lambda: len(cooks_at_work(server)) == COOKS,
                                3.0), (
-        f"before any customer: cooks {server.children()}, want {COOKS}")
+        f"expected {COOKS} cooks at work before the first customer; the "
+        f"host has {len(cooks_at_work(server))}")
 
 
 def test_thirty_customers_are_served_by_the_same_few_cooks(serve):
@@ -30,12 +32,15 @@ def test_thirty_customers_are_served_by_the_same_few_cooks(serve):
     for _ in range(30):
         with server.connect() as customer:
             answer = customer.order("margherita")
-            assert answer.status == 200, answer
+            assert answer.status == 200, (
+                f"expected 200 for an order; got {answer.status} "
+                f"{answer.reason} {answer.body!r}")
             cooks.add(cook_of(answer.json()))
     assert len(cooks) <= COOKS, (
-        f"30 customers met {len(cooks)} different cooks, want at most "
-        f"{COOKS}")
-    assert server.pid not in cooks, "the host cooked"
+        f"expected 30 customers served by the same {COOKS} cooks; they met "
+        f"{len(cooks)} different cooks")
+    assert server.pid not in cooks, (
+        "expected only the hired cooks to cook; the host cooked too")
 
 
 def test_four_orders_still_bake_together(serve):
@@ -55,5 +60,9 @@ def test_four_orders_still_bake_together(serve):
     for w in workers:
         w.join(15)
     took = time.monotonic() - started
-    assert done == [200] * COOKS, done
-    assert took < 0.6 * COOKS * 0.3, f"{COOKS} orders took {took:.3f} s"
+    assert done == [200] * COOKS, (
+        f"expected {COOKS} orders at once all served with 200; the answers "
+        f"were {done}")
+    assert took < 0.6 * COOKS * 0.3, (
+        f"expected {COOKS} orders of 0.3 s each to bake side by side, in "
+        f"well under {0.6 * COOKS * 0.3:.2f} s; they took {took:.2f} s")

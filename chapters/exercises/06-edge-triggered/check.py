@@ -9,6 +9,7 @@ import time
 
 import pizzeria
 
+STEP = "06"
 EPOLLET = 1 << 31
 
 
@@ -27,7 +28,9 @@ def epoll_entries(pid):
     """{descriptor: event mask} for every entry of the server's tablet."""
     fds = sockets_of(pid)
     epfd = [fd for fd, target in fds.items() if "eventpoll" in target]
-    assert len(epfd) == 1, fds
+    assert len(epfd) == 1, (
+        f"expected the pizzeria to hold one epoll descriptor; it holds "
+        f"{len(epfd)}")
     entries = {}
     with open(f"/proc/{pid}/fdinfo/{epfd[0]}") as f:
         for line in f:
@@ -42,16 +45,22 @@ def test_customer_sockets_are_edge_triggered(serve):
     before = {fd for fd, t in sockets_of(server.pid).items()
               if t.startswith("socket:")}
     with server.connect() as customer:
-        assert customer.get("/menu").status == 200
+        menu = customer.get("/menu")
+        assert menu.status == 200, (
+            f"expected 200 for GET /menu; got {menu.status} {menu.reason}")
         customers = {fd for fd, t in sockets_of(server.pid).items()
                      if t.startswith("socket:")} - before
-        assert customers, "the customer's socket was not found"
+        assert customers, (
+            "expected a new socket in the pizzeria for the customer; none "
+            "was found")
         entries = epoll_entries(server.pid)
         for fd in customers:
-            assert fd in entries, (fd, entries)
+            assert fd in entries, (
+                f"expected the customer's socket {fd} on the epoll tablet; "
+                f"the tablet holds {sorted(entries)}")
             assert entries[fd] & EPOLLET, (
-                f"socket {fd} is watched with mask {entries[fd]:#x}: "
-                f"level-triggered")
+                f"expected the customer's socket {fd} watched with EPOLLET; "
+                f"its mask is {entries[fd]:#x}: level-triggered")
 
 
 def test_a_large_batch_to_a_slow_reader_is_all_answered(serve):
@@ -81,9 +90,10 @@ def test_a_large_batch_to_a_slow_reader_is_all_answered(serve):
                 slow.settimeout(5.0)
             time.sleep(0.0005)                   # a slow reader
             r = reader.read_response(timeout=5.0)
-            assert r.status == 200, (answers, r)
+            assert r.status == 200, (
+                f"expected 200 for each of {n} pipelined requests; answer "
+                f"{answers + 1} was {r.status} {r.reason}")
             answers += 1
-        assert answers == n
     finally:
         slow.close()
 
@@ -94,4 +104,7 @@ def test_a_trickled_request_is_answered(serve):
         for byte in pizzeria.request_bytes("GET", "/menu"):
             customer.send(bytes([byte]))
             time.sleep(0.002)
-        assert customer.read_response(timeout=3).status == 200
+        answer = customer.read_response(timeout=3)
+        assert answer.status == 200, (
+            f"expected 200 for a request sent a byte at a time; got "
+            f"{answer.status} {answer.reason}")

@@ -7,6 +7,8 @@ import time
 
 import pizzeria
 
+STEP = "07"
+
 
 def test_an_idle_customer_makes_room(serve):
     server = serve("07", "--max-conns", "3", "--bake-ms", "1500")
@@ -14,18 +16,30 @@ def test_an_idle_customer_makes_room(serve):
     idle = [server.connect() for _ in range(2)]
     try:
         for c in idle:
-            assert c.get("/menu").status == 200
+            menu = c.get("/menu")
+            assert menu.status == 200, (
+                f"expected 200 for GET /menu; got {menu.status} "
+                f"{menu.reason}")
         baking.request("POST", "/order",
                        body=pizzeria.order_body("margherita"))
         time.sleep(0.2)
         with server.connect() as newcomer:
-            assert newcomer.get("/menu").status == 200, (
-                "a full kitchen with idle customers turned a newcomer away")
+            answer = newcomer.get("/menu")
+            assert answer.status == 200, (
+                "expected a newcomer to a full kitchen with idle customers "
+                f"seated and served; got {answer.status} {answer.reason}")
         # The first to fall idle has been idle the longest: they go.
         assert idle[0].is_closed_by_server(timeout=1.0), (
-            "the customer idle the longest was not the one shown out")
-        assert idle[1].get("/menu").status == 200
-        assert baking.read_response().status == 200
+            "expected the customer idle the longest shown out to make room; "
+            "their connection is still open")
+        answer = idle[1].get("/menu")
+        assert answer.status == 200, (
+            "expected the customer idle a shorter time still served; got "
+            f"{answer.status} {answer.reason}")
+        receipt = baking.read_response()
+        assert receipt.status == 200, (
+            "expected the customer whose order was in the oven served; got "
+            f"{receipt.status} {receipt.reason}")
     finally:
         baking.close()
         for c in idle:
@@ -41,9 +55,15 @@ def test_no_idle_customer_means_503(serve):
                       body=pizzeria.order_body("marinara"))
         time.sleep(0.2)
         with server.connect() as newcomer:
-            assert newcomer.get("/menu").status == 503
+            answer = newcomer.get("/menu")
+            assert answer.status == 503, (
+                "expected 503 for a newcomer when every seat is busy baking;"
+                f" got {answer.status} {answer.reason}")
         for c in bakers:
-            assert c.read_response().status == 200
+            receipt = c.read_response()
+            assert receipt.status == 200, (
+                "expected every order in the oven served; got "
+                f"{receipt.status} {receipt.reason}")
     finally:
         for c in bakers:
             c.close()

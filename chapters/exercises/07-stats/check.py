@@ -7,12 +7,18 @@ there are as many timers as customers; with it off (--idle-timeout-ms 0),
 only the ovens ring."""
 import pizzeria
 
+STEP = "07"
+
 
 def stats(client):
     response = client.get("/stats")
     assert response.status == 200, (
-        f"GET /stats answered {response.status}, not 200: {response.body!r}")
-    assert response.headers.get("Content-Type") == "application/json"
+        f"expected 200 for GET /stats; got {response.status} "
+        f"{response.reason} {response.body!r}")
+    kind = response.headers.get("Content-Type")
+    assert kind == "application/json", (
+        f"expected GET /stats to say Content-Type: application/json; it "
+        f"says {kind}")
     return response.json()
 
 
@@ -46,17 +52,28 @@ def test_stats_follow_the_oven_and_the_door(serve):
     asker = server.connect()
     try:
         busy = {"customers": 9, "baking": 3, "timers": 9}
-        assert settles_at(asker, busy) == busy
+        seen = settles_at(asker, busy)
+        assert seen == busy, (
+            f"with 5 idle, 3 baking and the asker seated, expected {busy}; "
+            f"the stats say {seen}")
         for c in bakers:
-            assert c.read_response(timeout=5.0).status == 200
+            receipt = c.read_response(timeout=5.0)
+            assert receipt.status == 200, (
+                f"expected every order served; got {receipt.status} "
+                f"{receipt.reason}")
         # Out of the oven: still seated, waiting now for their patience.
         served = {"customers": 9, "baking": 0, "timers": 9}
-        assert settles_at(asker, served) == served
+        seen = settles_at(asker, served)
+        assert seen == served, (
+            f"with the pizzas out of the oven, expected {served}; the stats "
+            f"say {seen}")
         for c in idlers:
             c.close()
         left = {"customers": 4, "baking": 0, "timers": 4}
-        assert settles_at(asker, left) == left, (
-            "five customers left; the stats did not say so")
+        seen = settles_at(asker, left)
+        assert seen == left, (
+            f"once the 5 idle customers left, expected {left}; the stats "
+            f"say {seen}")
     finally:
         for c in idlers + bakers + [asker]:
             c.close()
@@ -68,8 +85,10 @@ def test_without_idle_timeout_only_the_ovens_ring(serve):
     asker = server.connect()
     try:
         expected = {"customers": 9, "baking": 3, "timers": 3}
-        assert settles_at(asker, expected) == expected, (
-            "with no idle timeout, the heap holds the ovens' timers only")
+        seen = settles_at(asker, expected)
+        assert seen == expected, (
+            f"with no idle timeout only the ovens ring: expected {expected}; "
+            f"the stats say {seen}")
     finally:
         for c in idlers + bakers + [asker]:
             c.close()

@@ -7,24 +7,30 @@ import socket
 
 import pizzeria
 
+STEP = "07"
+
 
 def test_two_pizzerias_share_one_port(serve):
     first = serve("07", "--bake-ms", "0")
     try:
         second = serve("07", "--bake-ms", "0", "--port", first.port)
     except AssertionError as refused:
-        raise AssertionError("a second pizzeria could not open the same door "
-                             f"(port {first.port}):\n{refused}") from None
+        raise AssertionError("expected a second pizzeria to open the same "
+                             f"door, port {first.port}; {refused}") from None
     cooks = set()
     for _ in range(40):
         # Each connection has a port of its own, and the kernel picks a
         # listener by hashing the two ends: forty customers reach both.
         with first.connect() as customer:
             receipt = customer.order("margherita")
-            assert receipt.status == 200, receipt
+            assert receipt.status == 200, (
+                f"expected 200 for an order; got {receipt.status} "
+                f"{receipt.reason}")
             cooks.add(receipt.json()["cook"])
     assert cooks == {f"pid {first.pid}", f"pid {second.pid}"}, (
-        f"receipts from {sorted(cooks)}: want both pizzerias' cooks")
+        f"expected forty customers served by both pizzerias (pid "
+        f"{first.pid} and pid {second.pid}); the receipts name "
+        f"{', '.join(sorted(cooks))}")
 
 
 def test_a_door_nobody_offered_to_share_is_in_use(serve):
@@ -34,5 +40,9 @@ def test_a_door_nobody_offered_to_share_is_in_use(serve):
         taken.listen()
         port = taken.getsockname()[1]
         r = pizzeria.run(pizzeria.step_named("07"), "--port", port)
-    assert r.returncode == 1, r
-    assert str(port) in r.stderr
+    assert r.returncode == 1, (
+        f"expected a pizzeria on a port already taken to exit 1; it exited "
+        f"{r.returncode}, saying {r.stderr.strip()!r}")
+    assert str(port) in r.stderr, (
+        f"expected the pizzeria to name the port it could not have, {port};"
+        f" it said {r.stderr.strip()!r}")
