@@ -67,14 +67,6 @@ bool loop_watch(struct loop *loop, struct loop_watch *watch, int fd,
     return epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &event) == 0;
 }
 
-bool loop_change(struct loop *loop, struct loop_watch *watch,
-                 uint32_t events)
-{
-    struct epoll_event event = {.events = events | EPOLLET,
-                                .data.ptr = watch};
-    return epoll_ctl(loop->epfd, EPOLL_CTL_MOD, watch->fd, &event) == 0;
-}
-
 static void take_off_again(struct loop *loop, struct loop_watch *watch)
 {
     if (!watch->requeued)

@@ -87,8 +87,6 @@ void loop_destroy(struct loop *loop);
  * watch the caller owns. False, with errno, if epoll refused. */
 bool loop_watch(struct loop *loop, struct loop_watch *watch, int fd,
                 uint32_t events, loop_io_fn *on_news);
-bool loop_change(struct loop *loop, struct loop_watch *watch,
-                 uint32_t events);
 /* Stop watching (before closing the descriptor, or after: closing took it
  * off epoll already). The watch is handed back to on_closed when the
  * round ends; until then its memory must stay. */
