@@ -55,8 +55,10 @@ static void serve_one_customer_at_a_time(int listener)
         int fd = accept4(listener, (struct sockaddr *)&peer, &peer_len,
                          SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE)
-                usleep(100000); /* out of descriptors: let some close */
+            if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
+                errno == ENOBUFS)
+                usleep(100000); /* out of descriptors or memory: let some
+                                   go; retrying at once would spin */
             continue;           /* EINTR, ECONNABORTED, closing time... */
         }
         customer_fd = fd;

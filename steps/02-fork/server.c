@@ -197,8 +197,10 @@ static void hire_a_cook_per_customer(int listener)
         int fd = accept4(listener, (struct sockaddr *)&peer, &peer_len,
                          SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE)
-                usleep(100000); /* out of descriptors: let some close */
+            if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
+                errno == ENOBUFS)
+                usleep(100000); /* out of descriptors or memory: let some
+                                   go; retrying at once would spin */
             continue; /* EINTR (a cook went home, closing time), ... */
         }
         /* Numbered here, at the door, so the trace's CONN is unique

@@ -229,8 +229,10 @@ static void let_customers_in(int listener)
         int fd = accept4(listener, (struct sockaddr *)&peer, &peer_len,
                          SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE)
-                usleep(100000); /* out of descriptors: let some close */
+            if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
+                errno == ENOBUFS)
+                usleep(100000); /* out of descriptors or memory: let some
+                                   go; retrying at once would spin */
             continue;           /* EINTR, ECONNABORTED, closing time... */
         }
         struct customer customer = {.fd = fd, .number = ++customers};
