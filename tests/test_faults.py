@@ -36,6 +36,7 @@ import pytest
 
 import pizzeria as pz
 from pizzeria import FORM, assert_common_headers, assert_error
+from readiness import cpu_seconds
 
 CUSTOMERS = 4           # regular customers per crowd, besides the odd ones
 CLIENT_TIMEOUT = 5.0    # any one read: a hang fails the test, not the suite
@@ -348,7 +349,7 @@ def crowd(server, step):
     return [(name, r) for name, r in results if r is not None]
 
 
-def still_serves(server, step, tries=8):
+def still_serves(server, step, tries=20):
     """A fresh customer is served (a lossy fault may refuse a few)."""
     for _ in range(tries):
         with pz.Client(server.host, server.port, CLIENT_TIMEOUT) as c:
@@ -362,15 +363,6 @@ def still_serves(server, step, tries=8):
 
 
 # ---------------------------------------------------------------- the kitchen
-
-def cpu_seconds(pid):
-    """utime + stime of a process, in seconds (/proc/PID/stat)."""
-    with open(f"/proc/{pid}/stat") as f:
-        data = f.read()
-    fields = data[data.rfind(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / \
-        __import__("os").sysconf("SC_CLK_TCK")
-
 
 def assert_not_spinning(server, what):
     before = cpu_seconds(server.pid)
