@@ -11,6 +11,7 @@
 #   make bench [QUICK=1]  the book's figures: CSV + SVG in book/figures/bench
 #   make fuzz             fuzz the HTTP parser for FUZZ_SECONDS (60)
 #   make asan             the AddressSanitizer + UBSan build, in build/asan/
+#   make faults           the fault-injection build, in build/faults/
 #   make valgrind         the protocol suite with every server under valgrind
 #   make clean
 
@@ -21,7 +22,7 @@ CC ?= cc
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
              -fno-sanitize-recover=undefined
 
-.PHONY: all run race bench test pytest-asan valgrind asan clang book book-pdf book-check fuzz exercise clean \
+.PHONY: all run race bench test pytest-asan valgrind asan faults clang book book-pdf book-check fuzz exercise clean \
         compile_commands.json
 
 all: $(STEPS:%=build-%) compile_commands.json
@@ -34,6 +35,21 @@ asan: $(STEPS:%=asan-%)
 asan-%:
 	@$(MAKE) -s -C steps/$* CC="$(CC)" OUT=$(CURDIR)/build/asan/$* \
 		CFLAGS="$(SAN_FLAGS)"
+
+# The fault-injection build: system calls fail on demand, as
+# PIZZERIA_FAULTS says (tests/faults/faults.c explains; tests/test_faults.py
+# uses it). The linker sends the steps' calls through the wrappers;
+# _FORTIFY_SOURCE would send some to checked variants they do not wrap.
+FAULTS_C := $(CURDIR)/tests/faults/faults.c
+FAULTS_WRAPPED := accept accept4 malloc calloc realloc read recv write send \
+                  writev sendmsg epoll_ctl
+
+faults: $(STEPS:%=faults-%)
+
+faults-%:
+	@$(MAKE) -s -C steps/$* CC="$(CC)" OUT=$(CURDIR)/build/faults/$* \
+		EXTRA_CFLAGS=-U_FORTIFY_SOURCE EXTRA_SOURCES=$(FAULTS_C) \
+		LDFLAGS="$(FAULTS_WRAPPED:%=-Wl,--wrap=%)"
 
 # Every step must build warning-free with clang as well as gcc.
 clang:
@@ -64,7 +80,7 @@ export PIZZERIA_JOBS
 
 test:
 	@tests/tools/need pytest xdist pandoc dot curl valgrind epubcheck weasyprint gnuplot
-	@$(MAKE) -s -j2 all asan clang
+	@$(MAKE) -s -j2 all asan clang faults
 	@$(MAKE) -s -C tests/unit run
 	PIZZERIA_NO_BUILD=1 $(PYTEST) tests
 	PIZZERIA_NO_BUILD=1 PIZZERIA_BUILD=asan $(PYTEST) tests/test_protocol.py $(wildcard tests/test_step_*.py)

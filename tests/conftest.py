@@ -5,7 +5,8 @@
                   module that sets STEP = "01-blocking" runs for that step
                   only (and is skipped while that step does not exist).
     built         builds every step once per session (`make all`, or
-                  `make asan` with PIZZERIA_BUILD=asan).
+                  `make asan`, `make faults` with PIZZERIA_BUILD=asan or
+                  faults).
     start_server  a factory: start_server("--bake-ms", "50") -> Server for
                   the current step, started with --port 0. At teardown
                   every server it started is stopped with SIGTERM and must
@@ -35,7 +36,8 @@ _STEPS = pz.steps()
 
 def pytest_report_header(config):
     names = ", ".join(s.name for s in pz.steps()) or "none"
-    build = "asan (build/asan/NN/pizzeria)" if pz.ASAN else "plain"
+    build = (f"{pz.BUILD} (build/{pz.BUILD}/NN/pizzeria)"
+             if pz.BUILD in pz.BUILT_APART else "plain")
     return [f"pizzeria steps: {names}; build: {build}"]
 
 

@@ -5,8 +5,9 @@ no test can hang. The pieces, in the order a test meets them:
 
     steps()                  every step present (steps/NN-name/server.c), as
                              Step objects: .name, .dir, .manifest, .binary()
-    build()                  `make all` (or `make asan` when the environment
-                             says PIZZERIA_BUILD=asan), once per session;
+    build(target=None)       `make all` (or `make asan`, `make faults` when
+                             the environment says PIZZERIA_BUILD=asan or
+                             faults), once per session;
                              PIZZERIA_NO_BUILD=1 skips it
     start(step, *flags)      -> Server, started with --port 0 (unless a port
                              is given) once it printed its listening line
@@ -62,6 +63,9 @@ STEPS_DIR = ROOT / "steps"
 
 BUILD = os.environ.get("PIZZERIA_BUILD", "").strip().lower()
 ASAN = BUILD == "asan"
+# PIZZERIA_BUILD=faults: the fault-injection build (build/faults/), whose
+# servers fail the calls PIZZERIA_FAULTS names (tests/faults/faults.c).
+BUILT_APART = ("asan", "faults")
 # PIZZERIA_BUILD=valgrind: the normal build, every server run under
 # valgrind's memcheck; any error or definite leak makes it exit 99.
 VALGRIND = BUILD == "valgrind"
@@ -127,10 +131,13 @@ class Step:
         self.manifest = (json.loads(manifest_path.read_text())
                          if manifest_path.exists() else {})
 
-    def binary(self, asan=None):
-        """The server binary: steps/NN/pizzeria, or build/asan/NN/pizzeria."""
-        if ASAN if asan is None else asan:
-            return ROOT / "build" / "asan" / self.name / "pizzeria"
+    def binary(self, asan=None, build=None):
+        """The server binary: steps/NN/pizzeria, or build/BUILD/NN/pizzeria
+        for the asan or faults build (PIZZERIA_BUILD, or asan= or build=)."""
+        if build is None:
+            build = BUILD if asan is None else "asan" if asan else ""
+        if build in BUILT_APART:
+            return ROOT / "build" / build / self.name / "pizzeria"
         return self.dir / "pizzeria"
 
     def __getitem__(self, key):
@@ -167,12 +174,13 @@ _built = {}
 _build_lock = threading.Lock()
 
 
-def build():
-    """Build every step once per session: `make all`, or `make asan`.
-    PIZZERIA_NO_BUILD=1 skips it (the caller has just built). A failed make
-    is tried once more after a second: someone else's make running in the
-    same tree at the same moment must not fail the suite."""
-    target = "asan" if ASAN else "all"
+def build(target=None):
+    """Build every step once per session: `make all`, or `make asan` or
+    `make faults` as PIZZERIA_BUILD says (or target). PIZZERIA_NO_BUILD=1
+    skips it (the caller has just built). A failed make is tried once more
+    after a second: someone else's make running in the same tree at the
+    same moment must not fail the suite."""
+    target = target or (BUILD if BUILD in BUILT_APART else "all")
     if os.environ.get("PIZZERIA_NO_BUILD"):
         return None
     with _build_lock:

@@ -3,6 +3,7 @@
 #   make                 ./pizzeria
 #   make OUT=dir         dir/pizzeria (the sanitizer build uses this)
 #   make CC=clang EXTRA_CFLAGS=-fsanitize=address,undefined
+#   make EXTRA_SOURCES=file.c LDFLAGS=-Wl,--wrap=malloc  (the fault build)
 #
 # One compiler call builds the whole server: a dozen small files take well
 # under a second, and nothing can go stale between steps.
@@ -17,7 +18,8 @@ OUT ?= .
 # and door) and any files of its own beside server.c (STEP_SOURCES).
 KITCHEN_COMMON := closing http_parse kitchen log net options pizzeria response
 SOURCES := server.c $(STEP_SOURCES) \
-           $(patsubst %,$(KITCHEN)/%.c,$(KITCHEN_COMMON) $(KITCHEN_PARTS))
+           $(patsubst %,$(KITCHEN)/%.c,$(KITCHEN_COMMON) $(KITCHEN_PARTS)) \
+           $(EXTRA_SOURCES)
 HEADERS := $(wildcard $(KITCHEN)/*.h) $(wildcard *.h)
 
 # The new server is written under a name of its own and renamed into place:
@@ -27,7 +29,7 @@ HEADERS := $(wildcard $(KITCHEN)/*.h) $(wildcard *.h)
 $(OUT)/pizzeria: $(SOURCES) $(HEADERS) Makefile $(KITCHEN)/step.mk
 	@mkdir -p $(OUT)
 	$(CC) $(WARNINGS) $(CFLAGS) $(EXTRA_CFLAGS) -I$(KITCHEN) -I. \
-		-o $@.new.$$$$ $(SOURCES) -pthread && mv -f $@.new.$$$$ $@ \
+		-o $@.new.$$$$ $(SOURCES) $(LDFLAGS) -pthread && mv -f $@.new.$$$$ $@ \
 		|| { rm -f $@.new.$$$$; exit 1; }
 
 # The files a step is built from, for tools (compile_commands.json).
