@@ -281,14 +281,22 @@ void pizzeria_refuse(struct ticket *t, int status, const char *reason)
     t->response.connection = CONNECTION_CLOSE;
 }
 
-void pizzeria_refuse_request(struct ticket *t,
-                             const struct http_parser *parser)
+void pizzeria_refuse_partial(struct ticket *t,
+                             const struct http_parser *parser, int status,
+                             const char *reason)
 {
-    pizzeria_refuse(t, parser->error_status, parser->error_reason);
+    pizzeria_refuse(t, status, reason);
     /* Refusing starts a fresh response; a HEAD the parser read before it
      * failed still gets only the head. */
     t->response.head_only =
         parser->method_known && parser->request.method == HTTP_HEAD;
+}
+
+void pizzeria_refuse_request(struct ticket *t,
+                             const struct http_parser *parser)
+{
+    pizzeria_refuse_partial(t, parser, parser->error_status,
+                            parser->error_reason);
 }
 
 /* Start a ticket from what the request says about the connection. */

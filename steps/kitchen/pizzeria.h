@@ -63,6 +63,12 @@ void pizzeria_refuse(struct ticket *ticket, int status, const char *reason);
 void pizzeria_refuse_request(struct ticket *ticket,
                              const struct http_parser *parser);
 
+/* The same for a refusal of the cook's own (a request that took too long):
+ * what the parser has read so far says whether it was a HEAD. */
+void pizzeria_refuse_partial(struct ticket *ticket,
+                             const struct http_parser *parser, int status,
+                             const char *reason);
+
 /* The order is out of the oven: turn the ticket into the receipt. */
 void pizzeria_receipt(struct ticket *ticket, long baked_ms, const char *cook);
 

@@ -25,6 +25,22 @@ def test_a_half_spoken_request_gets_408_then_the_door(serve):
     pizzeria.assert_common_headers(answer, server.step)
 
 
+def test_a_half_spoken_head_gets_408_without_a_body(serve):
+    """An answer to HEAD never has a body, whatever its status (RFC 9110,
+    9.3.2): what the parser read of the request says it was a HEAD."""
+    server = serve("01", "--idle-timeout-ms", "300")
+    with server.connect() as customer:
+        customer.send(b"HEAD /menu HTTP/1.1\r\nHo")
+        answer = customer.read_response(head_request=True, timeout=3)
+        assert answer.status == 408, (
+            f"expected 408 Request Timeout 0.3 s into a half-spoken HEAD;"
+            f" got {answer.status} {answer.reason}")
+        after = customer.read_until_closed(timeout=3)
+        assert after == b"", (
+            "expected no body after the head of a 408 to a HEAD; "
+            f"{len(after)} more bytes came: {after[:40]!r}")
+
+
 def test_a_silent_customer_is_closed_without_a_word(serve):
     server = serve("01", "--idle-timeout-ms", "300")
     with server.connect() as customer:
