@@ -16,8 +16,12 @@ FLAGS = ["cc", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror",
 
 def entries(step):
     directory = os.path.join(ROOT, "steps", step)
+    # A make of its own, not a part of the make that runs this script: the
+    # parent's job server is not ours to use.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     files = subprocess.run(["make", "-s", "--no-print-directory", "-C",
-                            directory, "sources"], check=True,
+                            directory, "sources"], check=True, env=env,
                            stdout=subprocess.PIPE, text=True).stdout.split()
     for f in files:
         yield {"directory": directory, "file": f, "arguments": FLAGS + [f]}
