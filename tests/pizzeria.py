@@ -97,6 +97,7 @@ MANIFEST_FIELDS = {
     "answers_503": bool,
     "order_numbers_shared": bool,
     "isolates_slow_customers": bool,
+    "threads_per_process": (int, type(None)),
     "process_per_connection": bool,
 }
 

@@ -1,10 +1,12 @@
-"""readiness.py - what steps 04 (select), 05 (poll) and 06 (epoll) promise
-alike, as checks their test modules call with their own numbers.
+"""readiness.py - what the one-cook steps (04 select, 05 poll, 06 epoll,
+07 the event loop) promise alike, as checks that test_readiness.py runs
+for each of them (and a step's own module may call with its own numbers).
 
 One cook (one process, one thread) with a tablet serves every table: no
 customer may hold up another, whether they talk slowly, never read, sit in
 silence, or arrive when the kitchen has run out of descriptors.
 
+    one_cook_with_a_tablet(step)            the steps these checks are for
     single_thread(start_server)
     orders_overlap(start_server, k)
     serves_while_idle(start_server, n)      n silent connections held open
@@ -25,6 +27,15 @@ import time
 import pytest
 
 import pizzeria as pz
+
+
+def one_cook_with_a_tablet(step):
+    """What the manifest says of a step these checks are for: concurrent,
+    yet one cook (the receipts say "pid"), one thread, no process per
+    customer. Only a tablet can make that."""
+    return (step["concurrent"] and step["cook"] == "pid"
+            and step["threads_per_process"] == 1
+            and not step["process_per_connection"])
 
 
 def raise_fd_limit(needed):
