@@ -425,7 +425,9 @@ def no_descriptor_to_spare(start_server, customers=5):
         busy_before = busy_seconds(server.pid)
         time.sleep(1.0)
         busy = busy_seconds(server.pid) - busy_before
-        assert busy < 0.2, f"busy {busy:.2f} s of 1 s: spinning"
+        # A spinning cook is busy all the second, however crowded the
+        # machine; one that waits only wakes when the door reopens.
+        assert busy < 0.5, f"busy {busy:.2f} s of 1 s: spinning"
         assert server.alive()
         resource.prlimit(server.pid, resource.RLIMIT_NOFILE, limits)
         for s in socks:

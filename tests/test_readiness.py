@@ -78,5 +78,5 @@ def test_pipelined_orders_bake_in_turn_and_the_cook_rests(start_server):
         busy = readiness.busy_seconds(server.pid) - busy_before
     assert took >= 0.95 * k * bake_ms / 1000, took
     assert all(r["baked_ms"] >= bake_ms for r in receipts), receipts
-    assert busy < 0.25 * took, (
+    assert busy < took / 3, (
         f"busy {busy:.2f} s of {took:.2f} s of baking: spinning")
