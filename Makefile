@@ -83,18 +83,18 @@ test:
 	@$(MAKE) -s -j2 all asan clang faults
 	@$(MAKE) -s -C tests/unit run
 	PIZZERIA_NO_BUILD=1 $(PYTEST) tests
-	PIZZERIA_NO_BUILD=1 PIZZERIA_BUILD=asan $(PYTEST) tests/test_protocol.py $(wildcard tests/test_step_*.py)
+	PIZZERIA_NO_BUILD=1 PIZZERIA_BUILD=asan $(PYTEST) tests/test_protocol.py tests/test_readiness.py $(wildcard tests/test_step_*.py)
 
 # The protocol suite and each step's own tests with every server under
 # valgrind's memcheck (a minute or so a step; make test runs a short visit).
 valgrind: all
 	@tests/tools/need pytest
-	PIZZERIA_BUILD=valgrind $(PYTEST) tests/test_protocol.py $(wildcard tests/test_step_*.py)
+	PIZZERIA_BUILD=valgrind $(PYTEST) tests/test_protocol.py tests/test_readiness.py $(wildcard tests/test_step_*.py)
 
 # The protocol suite and each step's own tests, against the sanitizer build.
 pytest-asan: asan
 	@tests/tools/need pytest
-	PIZZERIA_BUILD=asan $(PYTEST) tests/test_protocol.py $(wildcard tests/test_step_*.py)
+	PIZZERIA_BUILD=asan $(PYTEST) tests/test_protocol.py tests/test_readiness.py $(wildcard tests/test_step_*.py)
 
 book:
 	@tests/tools/need pandoc dot

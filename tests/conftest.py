@@ -3,7 +3,9 @@
     step          the step under test, a pizzeria.Step. A test that takes it
                   runs once per step present (steps/NN-name/server.c); a
                   module that sets STEP = "01-blocking" runs for that step
-                  only (and is skipped while that step does not exist).
+                  only (and is skipped while that step does not exist); one
+                  that sets STEPS_WHERE = predicate, for the steps whose
+                  manifest the predicate accepts.
     built         builds every step once per session (`make all`, or
                   `make asan`, `make faults` with PIZZERIA_BUILD=asan or
                   faults).
@@ -48,6 +50,9 @@ def pytest_generate_tests(metafunc):
     only = getattr(metafunc.module, "STEP", None)
     if only:
         found = [s for s in found if s.name == only]
+    where = getattr(metafunc.module, "STEPS_WHERE", None)
+    if where:
+        found = [s for s in found if where(s)]
     metafunc.parametrize("step", found, ids=[s.name for s in found],
                          indirect=True, scope="module")
 

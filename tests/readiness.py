@@ -1,10 +1,12 @@
-"""readiness.py - what steps 04 (select), 05 (poll) and 06 (epoll) promise
-alike, as checks their test modules call with their own numbers.
+"""readiness.py - what the one-cook steps (04 select, 05 poll, 06 epoll,
+07 the event loop) promise alike, as checks that test_readiness.py runs
+for each of them (and a step's own module may call with its own numbers).
 
 One cook (one process, one thread) with a tablet serves every table: no
 customer may hold up another, whether they talk slowly, never read, sit in
 silence, or arrive when the kitchen has run out of descriptors.
 
+    one_cook_with_a_tablet(step)            the steps these checks are for
     single_thread(start_server)
     orders_overlap(start_server, k)
     serves_while_idle(start_server, n)      n silent connections held open
@@ -13,6 +15,8 @@ silence, or arrive when the kitchen has run out of descriptors.
     no_descriptor_leak_after_bursts(start_server)
     idle_timeout_closes_while_others_are_served(start_server)
     out_of_descriptors(start_server)        EMFILE: no spin, no death
+    no_descriptor_to_spare(start_server)    not even the spare helps: the
+                                            door shuts for a moment
     raise_fd_limit(needed)                  soft limit up to the hard one,
                                             or skip with the reason
 """
@@ -25,6 +29,14 @@ import time
 import pytest
 
 import pizzeria as pz
+
+
+def one_cook_with_a_tablet(step):
+    """What the manifest says of a step these checks are for: concurrent,
+    yet one cook (the receipts say "pid": one process, one thread), and no
+    process per customer. Only a tablet can make that."""
+    return (step["concurrent"] and step["cook"] == "pid"
+            and not step["process_per_connection"])
 
 
 def raise_fd_limit(needed):
@@ -61,6 +73,17 @@ def cpu_seconds(pid):
     fields = data[data.rfind(")") + 2:].split()
     ticks = int(fields[11]) + int(fields[12])
     return ticks / __import__("os").sysconf("SC_CLK_TCK")
+
+
+def busy_seconds(pid):
+    """How long a process has been running or ready to run (on a CPU, or
+    waiting for one), in seconds (/proc/PID/schedstat, its main thread's).
+    Unlike CPU time this does not shrink when other work crowds the
+    machine: a cook who spins is busy the whole time, one who waits is
+    not."""
+    with open(f"/proc/{pid}/schedstat") as f:
+        on_cpu, waiting = f.read().split()[:2]
+    return (int(on_cpu) + int(waiting)) / 1e9
 
 
 def open_silent(server, n, saying=b""):
@@ -242,7 +265,8 @@ def never_reader_is_held_back(start_server, tmp_path, n=4000):
     """Backpressure: a customer who sends n pipelined requests and reads
     nothing gets only as many parsed as the socket buffers hold answers
     for; the server stops reading that connection instead of piling up
-    answers. Once the customer reads, every answer comes, in order."""
+    answers. Once the customer reads, every answer comes, in order and
+    whole."""
     trace = tmp_path / "trace"
     server = start_server("--bake-ms", "0", "--trace", trace)
     flooder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -270,9 +294,14 @@ def never_reader_is_held_back(start_server, tmp_path, n=4000):
         reader = pz.Client.__new__(pz.Client)
         reader.sock, reader.buffer, reader.eof = flooder, b"", False
         reader.timeout = 20.0
+        page = None
         for i in range(n):
             r = reader.read_response(timeout=10.0)
             assert r.status == 200, (i, r)
+            # Every answer whole: one the socket took only in part goes
+            # on from where it stopped, not from its start again.
+            page = r.body if page is None else page
+            assert r.body == page, f"answer {i} is not the page"
         assert finished.wait(5.0)
         assert events_of(trace, 1, "request") == n
     finally:
@@ -375,6 +404,37 @@ def out_of_descriptors(start_server, limit=64, customers=120):
         except AssertionError:
             return False
     assert pz.wait_until(served, 5.0), "not serving again after they left"
+
+
+def no_descriptor_to_spare(start_server, customers=5):
+    """The descriptor limit is lowered below what the kitchen already
+    holds, so not even giving up the spare makes room: accept fails for
+    every customer who comes. The door says "try later" and shuts for a
+    moment each time, so the cook neither spins (little CPU over a second)
+    nor dies; once the limit is raised again, the customers who waited in
+    the queue are seated and served."""
+    server = start_server("--bake-ms", "0", "--idle-timeout-ms", "0")
+    assert server.fetch("GET", "/menu").status == 200
+    limits = resource.prlimit(server.pid, resource.RLIMIT_NOFILE)
+    resource.prlimit(server.pid, resource.RLIMIT_NOFILE, (3, limits[1]))
+    socks = []
+    try:
+        socks = open_silent(server, customers)
+        time.sleep(0.3)
+        busy_before = busy_seconds(server.pid)
+        time.sleep(1.0)
+        busy = busy_seconds(server.pid) - busy_before
+        # A spinning cook is busy all the second, however crowded the
+        # machine; one that waits only wakes when the door reopens.
+        assert busy < 0.5, f"busy {busy:.2f} s of 1 s: spinning"
+        assert server.alive()
+        resource.prlimit(server.pid, resource.RLIMIT_NOFILE, limits)
+        for s in socks:
+            s.settimeout(5.0)
+            s.sendall(pz.request_bytes("GET", "/menu"))
+            assert s.recv(65536).startswith(b"HTTP/1.1 200 ")
+    finally:
+        close_all(socks)
 
 
 def past_fd_setsize(start_server, fd_setsize=1024, extra=80):

@@ -6,8 +6,11 @@ one thread; every order's oven and every customer's patience are timers on
 the loop's heap, not descriptors; ten thousand customers with orders are
 served at once; no customer (slow, silent, never reading, pipelining)
 holds up another; a customer who leaves while their pizza bakes leaves no
-oven ringing for nobody; closing time mid-bake is prompt. The checks
-common to the one-cook steps are in readiness.py.
+oven ringing for nobody; closing time mid-bake is prompt; a greedy
+customer leaves room for others; idle customers and orders in the oven
+hold no buffers. What every one-cook step promises alike (one thread, no
+customer holding up another, running out of descriptors) is in
+test_readiness.py.
 """
 import os
 import selectors
@@ -22,35 +25,6 @@ import pizzeria as pz
 import readiness
 
 STEP = "07-state-machine"
-
-
-def test_one_process_one_thread(start_server):
-    readiness.single_thread(start_server)
-
-
-def test_concurrent_orders_overlap(start_server):
-    readiness.orders_overlap(start_server, k=8, bake_ms=300)
-
-
-def test_slow_customers_do_not_delay_others(start_server):
-    readiness.slow_customers_do_not_delay_others(start_server)
-
-
-def test_a_customer_who_never_reads_is_held_back(start_server, tmp_path):
-    readiness.never_reader_is_held_back(start_server, tmp_path)
-
-
-def test_no_descriptor_leak_after_bursts(start_server):
-    readiness.no_descriptor_leak_after_bursts(start_server)
-
-
-def test_idle_timeout_closes_while_others_are_served(start_server, tmp_path):
-    readiness.idle_timeout_closes_while_others_are_served(start_server,
-                                                          tmp_path)
-
-
-def test_out_of_descriptors_sheds_and_carries_on(start_server):
-    readiness.out_of_descriptors(start_server)
 
 
 def timer_descriptors(pid):
