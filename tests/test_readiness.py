@@ -80,3 +80,22 @@ def test_pipelined_orders_bake_in_turn_and_the_cook_rests(start_server):
     assert all(r["baked_ms"] >= bake_ms for r in receipts), receipts
     assert busy < took / 3, (
         f"busy {busy:.2f} s of {took:.2f} s of baking: spinning")
+
+
+def test_a_sooner_deadline_set_later_still_comes_first(start_server):
+    """A customer who sits down first has a later deadline (their patience,
+    2 s) than an order put in after (300 ms): the cook must wake for the
+    oven, not sleep until the first-set deadline. A list scanned each round
+    (04-06) finds the soonest by looking; a heap (07) must let the newer,
+    sooner timer climb past the older one."""
+    server = start_server("--bake-ms", "300", "--idle-timeout-ms", "2000")
+    with server.connect() as patient:
+        patient.send(b"GET /menu HTTP/1.1\r\nHo")  # its deadline first
+        time.sleep(0.1)
+        with server.connect() as hungry:
+            started = time.monotonic()
+            hungry.order("margherita")
+            took = time.monotonic() - started
+        assert took < 1.5, (
+            f"a 300 ms order took {took:.2f} s behind a 2 s deadline set "
+            "before it")
