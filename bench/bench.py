@@ -761,6 +761,17 @@ def machine(command, quick):
             "gnuplot": version("gnuplot", "--version")}
 
 
+def shared_kernel(parts, earlier):
+    """The kernel the chapters name for every part: the version all the
+    parts ran on ("6.18.44"), without a build suffix that may differ
+    between runs of the same kernel (a virtual machine's image). Parts
+    recorded before kernels were kept per part ran on the one named
+    before."""
+    releases = {part.get("kernel", earlier) for part in parts.values()}
+    versions = sorted({r.split("-")[0] for r in releases if r})
+    return " and ".join(versions) or platform.release()
+
+
 PARTS = {"scaling": scaling, "throughput": throughput, "idle": idle,
          "timeline": timeline}
 
@@ -811,7 +822,8 @@ def main():
     for part in args.parts:
         began = time.monotonic()
         rows = PARTS[part](steps, sizes)
-        record_part = {"command": command, "date_utc": facts["date_utc"]}
+        record_part = {"command": command, "date_utc": facts["date_utc"],
+                       "kernel": platform.release()}
         if args.steps and (out / f"{part}.csv").exists():
             rows = merged(read_csv(out, part), rows)
             record_part["steps"] = sorted(step.name for step in steps)
@@ -822,6 +834,7 @@ def main():
         facts["parts"][part] = record_part
         seconds = record_part["seconds"]
         say(f"{part}: {len(rows)} rows in {seconds} s")
+    facts["kernel"] = shared_kernel(facts["parts"], earlier.get("kernel"))
     record.write_text(json.dumps(facts, indent=1) + "\n")
     say(f"wrote {out}")
 
