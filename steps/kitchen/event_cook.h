@@ -105,7 +105,7 @@ enum conn_interest conn_interest(const struct conn *conn);
 long long conn_deadline(const struct conn *conn);
 bool conn_closed(const struct conn *conn);
 
-/* Close the connection if it is still open, and free it. */
+/* Close a connection from conn_open if it is still open, and free it. */
 void conn_free(struct conn *conn);
 
 /* Connections opened and not yet freed: what --max-conns limits. */
