@@ -1,5 +1,5 @@
 /*
- * timer_heap.h - the kitchen's timer rail: every deadline (an order in the
+ * timer_heap.h - the kitchen's timers: every deadline (an order in the
  * oven, an idle customer's patience) on one binary min-heap, the soonest
  * at the top.
  *
