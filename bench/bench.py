@@ -32,6 +32,7 @@ runs, under two minutes; its numbers are not figures for the book.
 import argparse
 import csv
 import json
+import math
 import os
 import platform
 import re
@@ -42,6 +43,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 import urllib.request
 from pathlib import Path
@@ -605,11 +607,43 @@ def datablock(name, lines):
     return f"${name} << EOD\n" + "\n".join(lines) + "\nEOD\n"
 
 
-def svg_header(out, name, title, width=800, height=480):
+# A plot is drawn 800 units wide and shown about 660 pixels wide beside
+# 18-pixel text (about 450 points beside 10.5-point text in the PDF): its
+# text at 18 units is some 15 pixels (10 points), over 80% of the body's.
+PLOT_WIDTH, PLOT_FONT = 800, 18
+
+# Each series keeps its colour, dash and marker in every figure, by its
+# place in the list: told apart in colour, and in greyscale by the dash
+# and the marker. No pale colours: every line must show on white.
+COLOURS = ("#000000", "#e69f00", "#0072b2", "#009e73", "#d55e00",
+           "#cc79a7", "#56b4e9", "#7f7f7f", "#8c564b", "#17becf")
+MARKERS = (7, 5, 9, 11, 13, 4, 6, 8, 10, 12)
+
+
+def series_style(i):
+    return (f"lw 2 lc rgb '{COLOURS[i % len(COLOURS)]}' dt {i % 5 + 1} "
+            f"pt {MARKERS[i % len(MARKERS)]} ps 1.3")
+
+
+def wrapped(title, width=52):
+    """A title over two lines where one would run past the plot's edge."""
+    return "\\n".join(textwrap.wrap(title, width))
+
+
+def short(label):
+    """A step's number in a key ("07"), nginx's name ("nginx"): the keys
+    stay small enough to sit inside the plot."""
+    return label[:2] if label[:2].isdigit() else label.split("-")[0]
+
+
+def svg_header(out, name, title, width=PLOT_WIDTH, height=520):
+    # Plain numbers on the axes ("1000000", not "1x10^6"): a superscript
+    # is a shifted baseline that not every renderer of SVG draws.
     return (f"set terminal svg size {width},{height} dynamic "
-            f"font 'sans,12' background '#ffffff'\n"
-            f"set output '{out / name}'\nset title \"{title}\"\n"
-            "set key outside right top\nset grid\n")
+            f"font 'sans,{PLOT_FONT}' background '#ffffff'\n"
+            f"set output '{out / name}'\nset title \"{wrapped(title)}\"\n"
+            "set key inside left top box\nset grid\n"
+            "set format x '%.10g'\nset format y '%.10g'\n")
 
 
 def gnuplot(script):
@@ -617,22 +651,40 @@ def gnuplot(script):
                    timeout=60)
 
 
+KEY_SHARE = 0.3  # of the plot's height, kept free at the top for the key
+
+
+def headroom(values, logy):
+    """The y range that leaves the top KEY_SHARE of the plot to the key,
+    so that the key sits inside the plot and hides no line."""
+    low, high = min(values), max(values)
+    if logy:
+        low = low if low > 0 else min(v for v in values if v > 0)
+        span = math.log10(high / low) if high > low else 1.0
+        top = high * 10 ** (span * KEY_SHARE / (1 - KEY_SHARE))
+        return f"[{low / 1.5:g}:{top:g}]"
+    return f"[0:{high / (1 - KEY_SHARE):g}]"
+
+
 def plot_lines(out, name, title, rows, series, x, y, xlabel, ylabel,
                logy=True):
-    blocks, plots = "", []
+    blocks, plots, values = "", [], []
     for i, label in enumerate(series):
-        points = [f"{r[x]} {r[y]}" for r in rows
+        points = [(r[x], r[y]) for r in rows
                   if r["step"] == label and r.get(y) not in (None, "")]
         if not points:
             continue
-        blocks += datablock(f"s{i}", points)
-        # The same colour for a step in every figure: its place in the list.
-        plots.append(f"$s{i} using 1:2 with linespoints lw 2 pt 7 "
-                     f"lt {i + 1} title '{label}'")
+        values += [float(v) for _, v in points]
+        blocks += datablock(f"s{i}", [f"{a} {b}" for a, b in points])
+        plots.append(f"$s{i} using 1:2 with linespoints {series_style(i)} "
+                     f"title '{short(label)}'")
     if not plots:
         return
     gnuplot(svg_header(out, name, title) + blocks +
             f"set logscale x\n{'set logscale y' if logy else ''}\n"
+            f"set yrange {headroom(values, logy)}\n"
+            "set key inside top center maxrows 2 samplen 2 spacing 0.9 "
+            "width 1\n"
             f"set xlabel '{xlabel}'\nset ylabel '{ylabel}'\n"
             "plot " + ", ".join(plots) + "\n")
 
@@ -653,55 +705,94 @@ def plot_throughput(out, rows):
             lines.append(f"\"{s}\" {get.get('GET /', 0)} "
                          f"{get.get('POST /order', 0)}")
         gnuplot(svg_header(out, name, "Keep-alive, bake 0, wrk -t1 on "
-                           "another core", 1100, 480) +
+                           "another core", PLOT_WIDTH, 600) +
                 datablock("d", lines) +
                 "set style data histograms\nset style histogram cluster "
-                "gap 1\nset style fill solid 0.8 border -1\n"
-                "set xtics font ',10'\n"
+                "gap 1\nset xtics rotate by -35\nset key left top\n"
                 f"set ylabel '{ylabel}'\nset yrange [0:*]\n"
-                "plot $d using 2:xtic(1) title 'GET /', "
-                "'' using 3 title 'POST /order'\n")
+                # A solid bar and a hatched one: apart in greyscale too.
+                f"plot $d using 2:xtic(1) title 'GET /' "
+                f"fill solid 0.9 border -1 lc rgb '{COLOURS[2]}', "
+                f"'' using 3 title 'POST /order' "
+                f"fill pattern 4 border -1 lc rgb '{COLOURS[4]}'\n")
 
 
 # Rows of "from to bottom top": boxxyerror wants a centre and the corners.
 BOX = "using (($1+$2)/2):(($3+$4)/2):1:2:3:4 with boxxyerror"
 
 
-def plot_timelines(out, rows):
-    for step in dict.fromkeys(r["step"] for r in rows):
-        conns = [r for r in rows if r["step"] == step]
-        cooks = list(dict.fromkeys(r.get("cook", "?") for r in conns))
-        table, oven = [], []
-        seated = {}
-        for r in conns:
-            cook = r.get("cook", "?")
-            lane, stripe = cooks.index(cook), seated.get(cook, 0)
-            seated[cook] = stripe + 1
-            share = sum(1 for c in conns if c.get("cook", "?") == cook)
-            # Each customer a thin stripe in its cook's lane, so that the
-            # one cook's many orders do not hide one another.
-            y = lane + 0.1 + 0.8 * (stripe + 0.5) / share
-            h = 0.3 * 0.8 / share
-            if r.get("accept_s") is not None and r.get("close_s") is not None:
+def timeline_boxes(lanes):
+    """lanes: (label, customers) from the bottom up. Each customer is a
+    thin stripe in its lane, so that one cook's many orders do not hide
+    one another: a box at the table and a box in the oven."""
+    table, oven = [], []
+    for lane, (_, conns) in enumerate(lanes):
+        for stripe, r in enumerate(conns):
+            y = lane + 0.1 + 0.8 * (stripe + 0.5) / len(conns)
+            h = 0.3 * 0.8 / len(conns)
+            if r.get("accept_s") not in (None, "") and \
+                    r.get("close_s") not in (None, ""):
                 table.append(f"{r['accept_s']} {r['close_s']} "
                              f"{y - h} {y + h}")
-            if r.get("oven_in_s") is not None and \
-                    r.get("oven_out_s") is not None:
+            if r.get("oven_in_s") not in (None, "") and \
+                    r.get("oven_out_s") not in (None, ""):
                 oven.append(f"{r['oven_in_s']} {r['oven_out_s']} "
                             f"{y - h} {y + h}")
-        height = 200 + 40 * min(len(cooks), 12)
-        ytics = ", ".join(f"\"{c[:24]}\" {i + 0.5}"
-                          for i, c in enumerate(cooks))
-        gnuplot(svg_header(out, f"timeline-{number(step)}.svg",
-                           f"{step}: {len(conns)} orders, one lane per cook",
-                           800, height) +
-                datablock("table", table or ["0 0 0 0"]) +
-                datablock("oven", oven or ["0 0 0 0"]) +
-                f"set ytics ({ytics})\nset yrange [0:{len(cooks)}]\n"
-                "set xlabel 'seconds since the first customer sat down'\n"
-                "set ylabel 'cook'\nset style fill solid 0.9 noborder\n"
-                f"plot $table {BOX} lc rgb '#9ecae1' title 'at the table', "
-                f"$oven {BOX} lc rgb '#d94801' title 'in the oven'\n")
+    return table, oven
+
+
+def draw_timeline(out, name, title, lanes, ylabel, seconds):
+    table, oven = timeline_boxes(lanes)
+    height = 240 + 44 * min(len(lanes), 12)
+    ytics = ", ".join(f"\"{label[:24]}\" {i + 0.5}"
+                      for i, (label, _) in enumerate(lanes))
+    gnuplot(svg_header(out, name, title, PLOT_WIDTH, height) +
+            datablock("table", table or ["0 0 0 0"]) +
+            datablock("oven", oven or ["0 0 0 0"]) +
+            f"set ytics ({ytics})\nset yrange [0:{len(lanes)}]\n"
+            f"set xrange [0:{seconds}]\nset key outside top center horizontal\n"
+            "set xlabel 'seconds since the first customer sat down'\n"
+            f"set ylabel '{ylabel}'\nset style fill solid 0.9 noborder\n"
+            f"plot $table {BOX} lc rgb '#9ecae1' title 'at the table', "
+            f"$oven {BOX} lc rgb '#d94801' title 'in the oven'\n")
+
+
+def bake_together(conns):
+    """Every order in the oven at one moment: the last one in before the
+    first one out."""
+    ins = [float(r["oven_in_s"]) for r in conns
+           if r.get("oven_in_s") not in (None, "")]
+    outs = [float(r["oven_out_s"]) for r in conns
+            if r.get("oven_out_s") not in (None, "")]
+    return len(ins) > 1 and len(outs) == len(ins) and max(ins) < min(outs)
+
+
+def plot_timelines(out, rows):
+    steps = list(dict.fromkeys(r["step"] for r in rows))
+    # One time axis for every timeline, the slowest kitchen's: a kitchen
+    # ten times faster then looks ten times shorter.
+    seconds = max([float(r["close_s"]) for r in rows
+                   if r.get("close_s") not in (None, "")] or [1.0])
+    seconds = math.ceil(seconds * 10) / 10
+    one_cook = []
+    for step in steps:
+        conns = [r for r in rows if r["step"] == step]
+        cooks = list(dict.fromkeys(r.get("cook", "?") for r in conns))
+        lanes = [(c, [r for r in conns if r.get("cook", "?") == c])
+                 for c in cooks]
+        draw_timeline(out, f"timeline-{number(step)}.svg",
+                      f"{step}: {len(conns)} orders, one lane per cook",
+                      lanes, "cook", seconds)
+        if len(cooks) == 1 and bake_together(conns):
+            one_cook.append((step, conns))
+    # The kitchens where one cook bakes every order at once, side by side:
+    # a lane per step, and one picture where they would be four alike.
+    if len(one_cook) > 1:
+        first, last = number(one_cook[0][0]), number(one_cook[-1][0])
+        draw_timeline(out, f"timeline-{first}-{last}.svg",
+                      f"Steps {first} to {last}: one cook each, "
+                      f"{len(one_cook[0][1])} orders", one_cook[::-1],
+                      "step", seconds)
 
 
 def plot(out, part, rows, steps):
