@@ -916,12 +916,16 @@ def test_wholediffs_on_sample_steps(tmp_path):
         (tmp_path / "steps" / name / "server.c").write_text(text)
     ch = chapter(tmp_path, "appendix-diffs.md", "# Diffs\n\n```{.wholediffs}\n```\n")
     two = chapter(tmp_path, "02-two.md", "# Two\n\n[The diff](appendix-diffs.md#diff-02-two).\n")
-    doc = convert([two, ch], tmp_path, tmp_path)
+    steps = chapter(tmp_path, "appendix-steps.md", "# Steps\n\n```{.stepdiffs}\n```\n")
+    doc = convert([two, ch, steps], tmp_path, tmp_path)
     headers = [el["c"][1][0] for el in walk(doc) if el["t"] == "Header"]
-    assert headers == ["ch-02-two", "ch-appendix-diffs",
-                       "ch-appendix-diffs--diff-02-two", "ch-appendix-diffs--diff-03-three"]
-    assert "#ch-appendix-diffs--diff-02-two" in links(doc)     # the chapter's link
-    assert "#ch-02-two" in links(doc)                          # and back to the chapter
+    assert headers[:4] == ["ch-02-two", "ch-appendix-diffs",
+                           "ch-appendix-diffs--diff-02-two", "ch-appendix-diffs--diff-03-three"]
+    targets = list(links(doc))
+    # The chapter's link and the steps appendix's, and back to the chapter.
+    assert targets.count("#ch-appendix-diffs--diff-02-two") == 2
+    assert targets.count("#ch-appendix-diffs--diff-03-three") == 1
+    assert "#ch-02-two" in targets
     diffs = [(attrs, t) for c, attrs, t in code_blocks(doc) if "diff" in c]
     assert len(diffs) == 2
     r = subprocess.run(["diff", "-u", "--label", "steps/01-one/server.c", "--label",

@@ -597,6 +597,11 @@ local function stepdiffs_block(chapter, el)
       table.insert(about, pandoc.Space())
       table.insert(about, pandoc.Link(words("(its chapter)"), chapter_of[nn]))
     end
+    if previous and BOOK_FILES and BOOK_FILES["appendix-diffs.md"] then
+      table.insert(about, pandoc.Space())
+      table.insert(about, pandoc.Link(words("(its whole diff)"),
+        "appendix-diffs.md#diff-" .. name))
+    end
     table.insert(blocks, pandoc.Para(about))
     local row = {{pandoc.Plain({pandoc.Code(name)})},
                  {pandoc.Plain({pandoc.Str(tostring(#file.lines))})}}
@@ -697,7 +702,7 @@ local function wholediffs_block(chapter, el)
     table.insert(out, diff_listing(here, {"steps/" .. before .. "/server.c",
       "steps/" .. after .. "/server.c"}, nil))
   end
-  return pandoc.Div(out, pandoc.Attr("", {"wholediffs"}))
+  return out    -- blocks, not a Div: the contents list the sections
 end
 
 -- Shell blocks carry a tag for tests/test_commands.py ({.sh .run},
