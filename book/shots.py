@@ -16,7 +16,7 @@ WIDTHS = {"desktop": 1280, "phone": 390}
 # name -> what to scroll to the top of the window (None: the page's start).
 PLACES = {
     "start": None,
-    "contents": "nav#TOC li:nth-child(4)",
+    "contents": 'nav#TOC a[href="#ch-conclusion"]',   # its end: the appendices
     "chapter-diff": "#ch-02-fork--fork-hire",
     "appendix-diff": "#ch-appendix-diffs--diff-05-poll",
     "plot": 'img[src*="svg"][alt^="Wall time"]',
