@@ -1001,5 +1001,5 @@ def test_diff_colours(sheet):
     assert r > g and r > b, "removed lines are tinted red"
     r, g, b = rgb(added["background"])
     assert g > r and g > b, "added lines are tinted green"
-    assert grey(removed["background"]) < grey(added["background"]) - 3
+    assert grey(removed["background"]) < grey(added["background"]) - 12
     assert rule("pre.diff .diff-sign")["font-weight"].strip() == "bold"
