@@ -6,6 +6,7 @@
 #                         every step, again under the sanitizers, exercises
 #   make book             the HTML book and the EPUB in book/out/
 #   make book-pdf         the book as a PDF, book/out/pizzeria.pdf
+#   make book-shots       PNGs of the book's key pages, book/out/shots/
 #   make exercise EX=...  check your solution to an exercise
 #   make race             the same rush hour at every step, one table
 #   make bench [QUICK=1]  the book's figures: CSV + SVG in book/figures/bench
@@ -22,7 +23,7 @@ CC ?= cc
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
              -fno-sanitize-recover=undefined
 
-.PHONY: all run race bench test pytest-asan valgrind asan faults clang book book-pdf book-check fuzz exercise clean \
+.PHONY: all run race bench test pytest-asan valgrind asan faults clang book book-pdf book-check book-shots fuzz exercise clean \
         compile_commands.json
 
 all: $(STEPS:%=build-%) compile_commands.json
@@ -79,7 +80,7 @@ PIZZERIA_JOBS ?= 4
 export PIZZERIA_JOBS
 
 test:
-	@tests/tools/need pytest xdist pandoc dot curl valgrind epubcheck weasyprint gnuplot
+	@tests/tools/need pytest xdist pandoc dot curl valgrind epubcheck weasyprint gnuplot chromium
 	@$(MAKE) -s -j2 all asan clang faults
 	@$(MAKE) -s -C tests/unit run
 	PIZZERIA_NO_BUILD=1 $(PYTEST) tests
@@ -103,6 +104,12 @@ book:
 book-pdf:
 	@tests/tools/need pandoc dot weasyprint
 	@$(MAKE) -s -C book pdf
+
+# Pictures of the book's key pages at a desktop and a phone width, taken
+# in headless Chromium, for a person to look at.
+book-shots:
+	@tests/tools/need pandoc dot chromium
+	@$(MAKE) -s -C book shots
 
 # Every snippet, diff and link in the chapters resolves (no book written).
 book-check:

@@ -854,7 +854,15 @@ def test_the_book_reads_from_the_story_to_the_conclusion():
     assert ids == want
 
 
-# ------------------------------------------- (m) each step's diff in its chapter
+# ------------------------------------------- (m) each step's diff, linked from its chapter
+
+def chapter_links(path):
+    """The target of every link in a chapter, as written."""
+    r = subprocess.run(["pandoc", "--from=markdown", "--to=json", str(path)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return set(links(json.loads(r.stdout)))
+
 
 def whole_file_diffs(path):
     """The diff= attribute of every whole-file diff block in a chapter."""
@@ -866,27 +874,132 @@ def whole_file_diffs(path):
 
 
 STEP_DIRS = sorted(d for d in (ROOT / "steps").glob("[0-9][0-9]-*") if (d / "server.c").is_file())
-# Chapters that do not show their step's diff yet; take a name out once its
-# chapter does. Step 04 rewrites server.c rather than changing it, and its
-# chapter shows the diff all the same: it is no longer than chapter 07's,
-# and it shows what goes (the threads, their count and its lock) as well
-# as what comes.
+# Chapters that do not link to their step's diff yet; take a name out once
+# its chapter does.
 DIFF_PENDING = ()
 
 
 @needs_pandoc
 @pytest.mark.parametrize("before, after", list(zip(STEP_DIRS, STEP_DIRS[1:])),
                          ids=lambda d: d.name)
-def test_every_step_chapter_shows_its_diff(before, after):
-    """Chapter NN shows `diff -u` of step NN-1's server.c against step NN's,
-    whole (a diff block without snippet=), so that what a chapter teaches is
-    visible line by line, and generated, so that it never drifts."""
+def test_every_step_chapter_links_to_its_diff(before, after):
+    """Chapter NN links to the whole `diff -u` of step NN-1's server.c against
+    step NN's, in the diffs appendix (generated, so that it never drifts),
+    and shows the diffs of the functions it discusses itself: so that what
+    a chapter teaches is visible line by line, without a wall of diff in
+    the middle of the chapter."""
     path = ROOT / "chapters" / f"{after.name}.md"
     assert path.is_file(), f"step {after.name} has no chapter {path.name}"
-    want = f"steps/{before.name}/server.c steps/{after.name}/server.c"
-    if want in whole_file_diffs(path):
+    want = f"appendix-diffs.md#diff-{after.name}"
+    assert not whole_file_diffs(path), \
+        f"{path.name} shows a whole-file diff: link to {want} instead"
+    if want in chapter_links(path):
         return
     if after.name in DIFF_PENDING:
-        pytest.skip(f"{path.name} does not show its diff yet: "
-                    f'```{{.diff diff="{want}"}}')
-    pytest.fail(f'{path.name} does not show ```{{.diff diff="{want}"}}```')
+        pytest.skip(f"{path.name} does not link to its diff yet: [..]({want})")
+    pytest.fail(f"{path.name} does not link to its step's whole diff: [..]({want})")
+
+
+@needs_chapters
+def test_the_book_has_the_diffs_appendix():
+    text = (ROOT / "chapters" / "appendix-diffs.md").read_text()
+    assert re.search(r"^```\{\.wholediffs\}\n```$", text, re.M)
+
+
+@needs_pandoc
+def test_wholediffs_on_sample_steps(tmp_path):
+    """One section per step from the second, #diff-NN-name, holding the whole
+    diff against the step before (markers out), linked to its chapter."""
+    for name, text in (("01-one", STEP_A), ("02-two", STEP_B), ("03-three", STEP_A),
+                       ("wip-04-four", STEP_B)):
+        (tmp_path / "steps" / name).mkdir(parents=True)
+        (tmp_path / "steps" / name / "server.c").write_text(text)
+    ch = chapter(tmp_path, "appendix-diffs.md", "# Diffs\n\n```{.wholediffs}\n```\n")
+    two = chapter(tmp_path, "02-two.md", "# Two\n\n[The diff](appendix-diffs.md#diff-02-two).\n")
+    steps = chapter(tmp_path, "appendix-steps.md", "# Steps\n\n```{.stepdiffs}\n```\n")
+    doc = convert([two, ch, steps], tmp_path, tmp_path)
+    headers = [el["c"][1][0] for el in walk(doc) if el["t"] == "Header"]
+    assert headers[:4] == ["ch-02-two", "ch-appendix-diffs",
+                           "ch-appendix-diffs--diff-02-two", "ch-appendix-diffs--diff-03-three"]
+    targets = list(links(doc))
+    # The chapter's link and the steps appendix's, and back to the chapter.
+    assert targets.count("#ch-appendix-diffs--diff-02-two") == 2
+    assert targets.count("#ch-appendix-diffs--diff-03-three") == 1
+    assert "#ch-02-two" in targets
+    diffs = [(attrs, t) for c, attrs, t in code_blocks(doc) if "diff" in c]
+    assert len(diffs) == 2
+    r = subprocess.run(["diff", "-u", "--label", "steps/01-one/server.c", "--label",
+                        "steps/02-two/server.c", "-", str(tmp_path / "steps/02-two/server.c")],
+                       input=unmarked(tmp_path / "steps/01-one/server.c"),
+                       capture_output=True, text=True)
+    assert diffs[0][1] == r.stdout.rstrip("\n")
+
+
+DIFF_A = "// @snippet s\nint a;\nint b;\nint c;\nint d;\nint e;\nint f;\nint g;\nint h;\nint i;\n// @end s\n"
+DIFF_B = "// @snippet s\nint a;\nint bb;\nint c;\nint d;\nint e;\nint f;\nint g;\nint h;\nint i;\nint j;\n// @end s\n"
+
+
+@needs_pandoc
+def test_a_snippet_diff_shows_the_whole_snippet(tmp_path):
+    """A function's diff is the whole function, what changed marked in it:
+    lines further than diff's usual three from a change stay."""
+    (tmp_path / "a.c").write_text(DIFF_A)
+    (tmp_path / "b.c").write_text(DIFF_B)
+    ch = chapter(tmp_path, "01-x.md", '# X\n\n```{.diff diff="a.c b.c" snippet="s"}\n```\n')
+    [text] = [t for _c, _a, t in code_blocks(convert([ch], tmp_path, tmp_path))]
+    assert text.splitlines()[2:] == [
+        "@@ -1,9 +1,10 @@", " int a;", "-int b;", "+int bb;", " int c;", " int d;",
+        " int e;", " int f;", " int g;", " int h;", " int i;", "+int j;"]
+
+
+@needs_pandoc
+def test_diffs_on_a_page_mark_each_line(tmp_path):
+    """In the HTML (and the EPUB and PDF made like it), every line of a diff
+    is a line of its own with its kind, the +/- sign kept in front of it,
+    in bold: red and green are not the only cue."""
+    (tmp_path / "a.c").write_text(DIFF_A)
+    (tmp_path / "b.c").write_text(DIFF_B.replace("int a;", "int a < 1 && 2;"))
+    ch = chapter(tmp_path, "01-x.md", '# X\n\n```{.diff diff="a.c b.c"}\n```\n')
+    r = pandoc([ch], tmp_path, tmp_path, to="html5")
+    assert r.returncode == 0, r.stderr
+    lines = re.findall(r'<span class="diff-line (diff-\w+)">(.*?)</span>(?=\n|</code>)',
+                       r.stdout)
+    kinds = [k for k, _ in lines]
+    assert kinds == ["diff-file", "diff-file", "diff-hunk", "diff-del", "diff-del",
+                     "diff-add", "diff-add", "diff-ctx", "diff-ctx", "diff-ctx",
+                     "diff-hunk", "diff-ctx", "diff-ctx", "diff-ctx", "diff-add"]
+    assert lines[3][1] == '<span class="diff-sign">-</span>int a;'
+    assert lines[5][1] == '<span class="diff-sign">+</span>int a &lt; 1 &amp;&amp; 2;'
+    assert "Changes from <code>a.c</code> to <code>b.c</code>" in r.stdout
+
+
+CSS_RULES = re.compile(r"([^{}]+)\{([^{}]*)\}")
+
+
+@pytest.mark.parametrize("sheet", ["style.css", "pdf.css"])
+def test_diff_colours(sheet):
+    """Removed lines red, added lines green, in both stylesheets (the EPUB
+    takes style.css); the removed tint darker than the added one, so that
+    they differ in grey too; the sign in bold."""
+    def rule(selector):
+        for selectors, body in CSS_RULES.findall((BOOK / sheet).read_text()):
+            if selector in [s.strip() for s in selectors.split(",")]:
+                return dict(p.split(":", 1) for p in
+                            [d.strip() for d in body.split(";")] if ":" in p)
+        pytest.fail(f"{sheet} has no rule for {selector}")
+
+    def rgb(colour):
+        colour = colour.strip().lstrip("#")
+        return [int(colour[i:i + 2], 16) for i in (0, 2, 4)]
+
+    def grey(colour):
+        r, g, b = rgb(colour)
+        return 0.299 * r + 0.587 * g + 0.114 * b
+
+    removed, added = rule("pre.diff .diff-del"), rule("pre.diff .diff-add")
+    r, g, b = rgb(removed["background"])
+    assert r > g and r > b, "removed lines are tinted red"
+    r, g, b = rgb(added["background"])
+    assert g > r and g > b, "added lines are tinted green"
+    assert grey(removed["background"]) < grey(added["background"]) - 12
+    assert rule("pre.diff .diff-sign")["font-weight"].strip() == "bold"

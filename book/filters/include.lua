@@ -299,8 +299,8 @@ local function include_block(chapter, el)
 end
 
 -- diff -u of two texts, labelled with their paths; "" when they are the
--- same, or nil and a message.
-local function unified_diff(paths, texts)
+-- same, or nil and a message. context: lines of context (diff's default 3).
+local function unified_diff(paths, texts, context)
   -- diff exits 1 when the files differ; pandoc.pipe calls that an error.
   return pandoc.system.with_temporary_directory("pizzeria-diff",
     function(dir)
@@ -311,12 +311,86 @@ local function unified_diff(paths, texts)
         f:close()
       end
       local ok, res = pcall(pandoc.pipe, "diff",
-        {"-u", "--label", paths[1], "--label", paths[2], files[1], files[2]}, "")
+        {"-U", tostring(context or 3), "--label", paths[1], "--label", paths[2],
+         files[1], files[2]}, "")
       if ok then return "" end                     -- exit 0: no differences
       if type(res) == "table" and res.error_code == 1 then return res.output end
       return nil, type(res) == "table" and ("exit " .. tostring(res.error_code))
         or tostring(res)
     end)
+end
+
+local function html_escape(text)
+  return (text:gsub("[&<>]", {["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;"}))
+end
+
+-- The kind of a line of diff -u: its file header, a hunk's header, a line
+-- removed, a line added, or context.
+local function diff_line_kind(line)
+  if line:match("^%-%-%- ") or line:match("^%+%+%+ ") then return "diff-file" end
+  if line:match("^@@ ") then return "diff-hunk" end
+  if line:match("^%-") then return "diff-del" end
+  if line:match("^%+") then return "diff-add" end
+  return "diff-ctx"
+end
+
+-- A diff for a page (HTML, the EPUB, and the PDF made from the HTML): a
+-- line of its own for each line, so that the stylesheets can tint a whole
+-- line, red for removed and green for added, with its sign kept in front
+-- (and set in bold), so that a reader without colour still tells them
+-- apart. Every other format gets the plain text as a diff code block.
+local function diff_html(text)
+  local out = {}
+  for line in (text .. "\n"):gmatch("(.-)\n") do
+    local kind = diff_line_kind(line)
+    local body = html_escape(line)
+    if kind == "diff-del" or kind == "diff-add" then
+      body = '<span class="diff-sign">' .. body:sub(1, 1) .. "</span>" .. body:sub(2)
+    end
+    table.insert(out, '<span class="diff-line ' .. kind .. '">' .. body .. "</span>")
+  end
+  return pandoc.RawBlock("html", '<pre class="diff"><code>' ..
+    table.concat(out, "\n") .. "</code></pre>")
+end
+
+local function for_a_page()
+  return FORMAT:match("html") or FORMAT:match("epub")
+end
+
+-- "Changes from A to B (snippet)" above the diff of paths[1] and paths[2],
+-- of one snippet of both or of the whole files. A snippet's diff shows the
+-- whole snippet, its unchanged lines too: the reader sees the function as
+-- it now is, with what changed marked in it.
+local function diff_listing(here, paths, snippet)
+  local texts = {}
+  for i, p in ipairs(paths) do
+    local lines, err = extract(p, snippet)
+    if not lines then fail(here .. ": " .. err) end
+    texts[i] = table.concat(lines, "\n") .. (#lines > 0 and "\n" or "")
+  end
+  local output, problem = unified_diff(paths, texts, snippet and 100000 or 3)
+  if not output then fail(here .. ": diff failed: " .. tostring(problem)) end
+  if output == "" then
+    warn(here .. ": the two files are the same" ..
+      (snippet and (" in snippet '" .. snippet .. "'") or ""))
+    output = "(no differences)"
+  end
+  output = output:gsub("\n$", "")
+  local block
+  if for_a_page() then
+    block = diff_html(output)
+  else
+    block = pandoc.CodeBlock(output, pandoc.Attr("", {"diff"}))
+  end
+  local inlines = {pandoc.Str("Changes"), pandoc.Space(), pandoc.Str("from"),
+    pandoc.Space(), pandoc.Code(paths[1]), pandoc.Space(), pandoc.Str("to"),
+    pandoc.Space(), pandoc.Code(paths[2])}
+  if snippet then
+    table.insert(inlines, pandoc.Space())
+    table.insert(inlines, pandoc.Span({pandoc.Str("(" .. snippet .. ")")},
+      pandoc.Attr("", {"snippet-name"})))
+  end
+  return pandoc.Div({caption(inlines), block}, pandoc.Attr("", {"listing", "diff-listing"}))
 end
 
 local function diff_block(chapter, el)
@@ -329,32 +403,8 @@ local function diff_block(chapter, el)
   if not body_is_empty(el) then
     fail(here .. ": a diff block must have an empty body")
   end
-  local snippet = el.attributes.snippet
-  local texts = {}
-  for i, p in ipairs(paths) do
-    local lines, err = extract(p, snippet)
-    if not lines then fail(here .. ": " .. err) end
-    texts[i] = table.concat(lines, "\n") .. (#lines > 0 and "\n" or "")
-  end
-  local output, problem = unified_diff(paths, texts)
-  if not output then fail(here .. ": diff failed: " .. tostring(problem)) end
-  if output == "" then
-    warn(here .. ": the two files are the same" ..
-      (snippet and (" in snippet '" .. snippet .. "'") or ""))
-    output = "(no differences)"
-  end
-  el.text = output:gsub("\n$", "")
-  if not el.classes:includes("diff") then el.classes:insert(1, "diff") end
-  clean_attributes(el)
-  local inlines = {pandoc.Str("Changes"), pandoc.Space(), pandoc.Str("from"),
-    pandoc.Space(), pandoc.Code(paths[1]), pandoc.Space(), pandoc.Str("to"),
-    pandoc.Space(), pandoc.Code(paths[2])}
-  if snippet then
-    table.insert(inlines, pandoc.Space())
-    table.insert(inlines, pandoc.Span({pandoc.Str("(" .. snippet .. ")")},
-      pandoc.Attr("", {"snippet-name"})))
-  end
-  return listing(caption(inlines), el)
+  if el.attributes.snippet == "" then fail(here .. ": empty snippet name") end
+  return diff_listing(here, paths, el.attributes.snippet)
 end
 
 local function write_if_changed(path, content)
@@ -547,6 +597,11 @@ local function stepdiffs_block(chapter, el)
       table.insert(about, pandoc.Space())
       table.insert(about, pandoc.Link(words("(its chapter)"), chapter_of[nn]))
     end
+    if previous and BOOK_FILES and BOOK_FILES["appendix-diffs.md"] then
+      table.insert(about, pandoc.Space())
+      table.insert(about, pandoc.Link(words("(its whole diff)"),
+        "appendix-diffs.md#diff-" .. name))
+    end
     table.insert(blocks, pandoc.Para(about))
     local row = {{pandoc.Plain({pandoc.Code(name)})},
                  {pandoc.Plain({pandoc.Str(tostring(#file.lines))})}}
@@ -609,6 +664,47 @@ local function stepdiffs_block(chapter, el)
   return pandoc.Div(out, pandoc.Attr("", {"stepdiffs"}))
 end
 
+-- The diffs appendix: ```{.wholediffs}``` becomes, for every step from the
+-- second on, a section #diff-NN-name holding the whole diff of its
+-- server.c against the previous step's, which its chapter links to
+-- ([...](appendix-diffs.md#diff-NN-name)) instead of showing it.
+local function wholediffs_block(chapter, el)
+  local here = where(chapter, el, nil)
+  if not body_is_empty(el) then
+    fail(here .. ": a wholediffs block must have an empty body; it is generated")
+  end
+  local steps = step_dirs()
+  if #steps < 2 then
+    return pandoc.Para(words("(No two steps to compare yet: steps/NN-name/server.c.)"))
+  end
+  local chapter_of = {}
+  for file in pairs(BOOK_FILES or {}) do
+    local nn = file:match("^(%d%d)%-.*%.md$")
+    if nn and (not chapter_of[nn] or file < chapter_of[nn]) then chapter_of[nn] = file end
+  end
+  local out = {}
+  for i = 2, #steps do
+    local before, after = steps[i - 1], steps[i]
+    table.insert(out, pandoc.Header(2, {pandoc.Str("From"), pandoc.Space(),
+      pandoc.Code(before), pandoc.Space(), pandoc.Str("to"), pandoc.Space(),
+      pandoc.Code(after)}, pandoc.Attr("diff-" .. after)))
+    local nn = after:sub(1, 2)
+    if chapter_of[nn] then
+      local about = words("What")
+      table.insert(about, pandoc.Space())
+      table.insert(about, pandoc.Link(words("chapter " .. tonumber(nn)), chapter_of[nn]))
+      for _, w in ipairs({pandoc.Space(), table.unpack(words(
+          "changes in server.c, every line:"))}) do
+        table.insert(about, w)
+      end
+      table.insert(out, pandoc.Para(about))
+    end
+    table.insert(out, diff_listing(here, {"steps/" .. before .. "/server.c",
+      "steps/" .. after .. "/server.c"}, nil))
+  end
+  return out    -- blocks, not a Div: the contents list the sections
+end
+
 -- Shell blocks carry a tag for tests/test_commands.py ({.sh .run},
 -- .with-server, .starts-server, .manual; see book/README.md, "Commands"):
 -- the reader sees plain shell.
@@ -635,6 +731,7 @@ local function code_block(chapter, el)
   end
   if el.classes:includes("dot") then return dot_block(chapter, el) end
   if el.classes:includes("stepdiffs") then return stepdiffs_block(chapter, el) end
+  if el.classes:includes("wholediffs") then return wholediffs_block(chapter, el) end
   if el.attributes.diff then return diff_block(chapter, el) end
   if el.attributes.include then return include_block(chapter, el) end
   if el.attributes.snippet then
