@@ -1212,6 +1212,19 @@ local function meta_path(meta, key)
   return stringify(v)
 end
 
+-- Inline code short enough to fit any line is never broken across two
+-- (`--help` as "--" at one line's end and "help" at the next): it gets the
+-- class "unbroken", which the stylesheets keep on one line. A longer one
+-- may still wrap, or a phone's narrow page would scroll sideways.
+local UNBROKEN_MAX = 28
+
+local function unbroken(el)
+  if utf8.len(el.text) <= UNBROKEN_MAX then
+    el.classes:insert("unbroken")
+    return el
+  end
+end
+
 local function Pandoc(doc)
   local script_dir = pandoc.path.directory(absolute(PANDOC_SCRIPT_FILE))
   ROOT = tidy(absolute(meta_path(doc.meta, "pizzeria-root")
@@ -1302,7 +1315,7 @@ local function Pandoc(doc)
     end
   end
   stop_on_errors()
-  doc.blocks = blocks
+  doc.blocks = pandoc.walk_block(pandoc.Div(blocks), {Code = unbroken}).content
   return doc
 end
 
