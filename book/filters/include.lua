@@ -1212,14 +1212,16 @@ local function meta_path(meta, key)
   return stringify(v)
 end
 
--- Inline code short enough to fit any line is never broken across two
--- (`--help` as "--" at one line's end and "help" at the next): it gets the
--- class "unbroken", which the stylesheets keep on one line. A longer one
--- may still wrap, or a phone's narrow page would scroll sideways.
+-- Inline code short enough to fit any line is never broken across two at
+-- a hyphen or a space (`--help` as "--" at one line's end and "help" at
+-- the next): on a page it gets the class "unbroken", which the
+-- stylesheets keep on one line. A longer one may still wrap, or a phone's
+-- narrow page would scroll sideways.
 local UNBROKEN_MAX = 28
 
 local function unbroken(el)
-  if utf8.len(el.text) <= UNBROKEN_MAX then
+  if (FORMAT:match("html") or FORMAT:match("epub"))
+      and utf8.len(el.text) <= UNBROKEN_MAX and el.text:find("[-%s]") then
     el.classes:insert("unbroken")
     return el
   end
