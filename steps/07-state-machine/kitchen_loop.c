@@ -6,6 +6,7 @@
  */
 #include "kitchen_loop.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 
@@ -17,6 +18,7 @@
 enum {
     FAIR_SHARE = 32,      /* moves per turn for one customer */
     SEATS_PER_TURN = 256, /* customers let in per turn of the door */
+    LAST_ORDERS_GRACE_US = 1000000, /* to begin a request, at last orders */
 };
 
 // @snippet table
@@ -39,10 +41,48 @@ struct kitchen {
     struct loop_timer door_reopens; /* after the door said "try later" */
     struct pantry pantry;           /* the buffers lent to visits */
     struct table *seated;
+    bool last_orders; /* the door is shut: stop when the last one leaves */
 };
 // @end table
 
 static struct kitchen kitchen;
+
+// @snippet seats
+/*
+ * --max-conns counts the kitchen's seated customers, whichever cook seated
+ * them. Each cook counts its own in a slot: a kitchen with one cook keeps
+ * its one slot here, one with several (step 08) gives each cook a slot in
+ * memory they all share (kitchen_loop_share_seats), and the door adds them
+ * up. A seat is taken first and the sum checked after, so that two cooks
+ * who seat someone at the same moment can both find the kitchen full and
+ * both turn their customer away, but never both seat one past the limit.
+ * A slot per cook rather than one shared count: a cook killed outright
+ * cannot give its seats back, and whoever replaces it empties its slot.
+ */
+static atomic_uint seats_here;
+static struct {
+    atomic_uint *slots; /* one per cook */
+    unsigned cooks;
+    unsigned mine;
+} seats = {&seats_here, 1, 0};
+
+static bool take_a_seat(void)
+{
+    atomic_fetch_add(&seats.slots[seats.mine], 1);
+    unsigned long taken = 0;
+    for (unsigned cook = 0; cook < seats.cooks; cook++)
+        taken += atomic_load(&seats.slots[cook]);
+    if (taken <= (unsigned long)kitchen_options()->max_conns)
+        return true;
+    atomic_fetch_sub(&seats.slots[seats.mine], 1);
+    return false;
+}
+
+static void give_back_the_seat(void)
+{
+    atomic_fetch_sub(&seats.slots[seats.mine], 1);
+}
+// @end seats
 
 // @snippet fair-share
 /*
@@ -79,6 +119,9 @@ static void leave(struct table *table)
     if (table->next)
         table->next->prev = table->prev;
     loop_close(kitchen.loop, &table->watch, free_table);
+    give_back_the_seat();
+    if (kitchen.last_orders && kitchen.seated == NULL)
+        loop_stop(kitchen.loop); /* the last customer left: go home */
 }
 // @end leave
 
@@ -140,6 +183,7 @@ static void seat(const struct customer *customer)
 {
     struct table *table = malloc(sizeof *table);
     if (table == NULL) {
+        give_back_the_seat();
         kitchen_turn_away(customer->fd, customer->number);
         return;
     }
@@ -149,6 +193,7 @@ static void seat(const struct customer *customer)
                     EPOLLIN | EPOLLOUT | EPOLLRDHUP, on_socket)) {
         conn_finish(&table->conn); /* no room on the tablet: closed */
         free(table);
+        give_back_the_seat();
         return;
     }
     table->prev = NULL;
@@ -175,7 +220,7 @@ static void on_door(struct loop *loop, struct loop_watch *watch,
     for (int seated = 0; seated < SEATS_PER_TURN; seated++) {
         switch (door_accept(&kitchen.door, &customer)) {
         case DOOR_SEATED:
-            if (conn_count() >= (unsigned)kitchen_options()->max_conns)
+            if (!take_a_seat())
                 kitchen_turn_away(customer.fd, customer.number);
             else
                 seat(&customer);
@@ -231,14 +276,59 @@ void kitchen_loop_run(void)
         kitchen_fail("waiting on the tablet (epoll_wait)");
 }
 
+struct loop *kitchen_tablet(void)
+{
+    return kitchen.loop;
+}
+
+void kitchen_loop_share(atomic_ulong *customer_numbers, atomic_uint *seat_slots,
+                        unsigned cooks, unsigned mine)
+{
+    door_share_numbers(&kitchen.door, customer_numbers);
+    seats.slots = seat_slots;
+    seats.cooks = cooks;
+    seats.mine = mine;
+}
+
+// @snippet last-orders
+/*
+ * Last orders: shut the door, let every order in the oven bake and be
+ * answered, with "Connection: close"; a customer with no request under way
+ * gets a moment to begin one, then is shown out. The loop stops when the
+ * last one has left. The customers still in the door's queue are not
+ * this cook's to lose: the door is only closed here, and whoever else
+ * holds the same listening socket lets them in.
+ */
+void kitchen_loop_last_orders(void)
+{
+    if (kitchen.last_orders)
+        return;
+    kitchen.last_orders = true;
+    loop_timer_cancel(kitchen.loop, &kitchen.door_reopens);
+    loop_close(kitchen.loop, &kitchen.door_watch, NULL);
+    door_close(&kitchen.door);
+    conn_last_orders();
+    long long by = monotonic_us() + LAST_ORDERS_GRACE_US;
+    for (struct table *table = kitchen.seated, *next; table; table = next) {
+        next = table->next; /* settle may free this table */
+        conn_show_out_by(&table->conn, by);
+        settle(table, false);
+    }
+    if (kitchen.seated == NULL)
+        loop_stop(kitchen.loop);
+}
+// @end last-orders
+
 void kitchen_loop_close(void)
 {
     while (kitchen.seated)
         leave(kitchen.seated);
-    loop_timer_cancel(kitchen.loop, &kitchen.door_reopens);
-    loop_close(kitchen.loop, &kitchen.door_watch, NULL);
+    if (!kitchen.last_orders) {
+        loop_timer_cancel(kitchen.loop, &kitchen.door_reopens);
+        loop_close(kitchen.loop, &kitchen.door_watch, NULL);
+        door_close(&kitchen.door);
+    }
     loop_close(kitchen.loop, &kitchen.bell_watch, NULL);
     loop_destroy(kitchen.loop); /* frees the tables left */
-    door_close(&kitchen.door);
     pantry_close(&kitchen.pantry);
 }

@@ -10,6 +10,10 @@
 #ifndef PIZZERIA_KITCHEN_LOOP_H
 #define PIZZERIA_KITCHEN_LOOP_H
 
+#include <stdatomic.h>
+
+struct loop;
+
 /*
  * Open the kitchen on the listening socket `listener` (the door is made
  * non-blocking here): the tablet, the bell and the door on it, the
@@ -22,5 +26,30 @@ void kitchen_loop_run(void);
 
 /* Show every customer out and give back the door, the tablet, the pantry. */
 void kitchen_loop_close(void);
+
+/* ---------------------------------------- for a kitchen of several cooks */
+
+/*
+ * The tablet itself, for a step that watches one more thing on it (step
+ * 08's workers: the signal that says "last orders").
+ */
+struct loop *kitchen_tablet(void);
+
+/*
+ * This cook is one of `cooks` sharing one kitchen, in memory they all map:
+ * customers are numbered on customer_numbers, and --max-conns counts the
+ * seats of every cook, seat_slots[0 .. cooks), this one's being
+ * seat_slots[mine]. After kitchen_loop_open, before the first customer.
+ */
+void kitchen_loop_share(atomic_ulong *customer_numbers, atomic_uint *seat_slots,
+                        unsigned cooks, unsigned mine);
+
+/*
+ * Go home once the customers seated now are served: shut the door, answer
+ * what is under way with "Connection: close", give anyone who has not
+ * begun a request a moment to, and make kitchen_loop_run return when the
+ * last has left. Closing time (the bell) still stops everything at once.
+ */
+void kitchen_loop_last_orders(void);
 
 #endif
