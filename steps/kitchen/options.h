@@ -14,7 +14,11 @@ struct step {
     int default_max_conns;
     const char *max_conns_note; /* how this step uses --max-conns */
     bool threaded;              /* cooks are threads: "pid P tid T" */
+    bool worker_processes;      /* cooks are --workers processes under a
+                                   master: "pid P" is a worker's */
 };
+
+enum { MAX_WORKERS = 64 }; /* --workers */
 
 struct options {
     char host[64];
@@ -24,6 +28,8 @@ struct options {
     int idle_timeout_ms; /* 0: no deadline */
     bool log;
     const char *trace_path; /* NULL: no trace */
+    int workers; /* --workers, for a step with worker_processes; 0: one
+                    per CPU this process may run on */
 };
 
 /*
