@@ -400,3 +400,49 @@ def test_three_reloads_under_load_lose_nothing(start_server):
     assert tally["served"] > 20, tally
     final = wait_for_workers(server, 2, timeout=5.0)
     assert not set(final) & set(first), (first, final)
+
+
+# ---------------------------------------------------------------- the herd
+
+HERD_LINE = re.compile(
+    r"pizzeria: door (\w+): (\d+) wake-ups, (\d+) for nobody, (\d+) "
+    r"customers, (\d+) cook context switches")
+
+
+def herd_of(start_server, door, customers=60, cooks=6):
+    """`cooks` workers sharing the street as --door says; `customers` come
+    one after another, a few milliseconds apart, so that every cook is
+    asleep when each one arrives. Returns the master's closing report."""
+    server = start_server("--workers", str(cooks), "--bake-ms", "0",
+                          "--door", door)
+    wait_for_workers(server, cooks)
+    for _ in range(customers):
+        assert server.fetch("GET", "/menu").status == 200
+        time.sleep(0.005)
+    server.stop()
+    found = HERD_LINE.search(server.stderr_text())
+    assert found, f"no report of the door: {server.stderr_text()!r}"
+    name, wakeups, for_nobody, seen, switches = found.groups()
+    assert name == door and int(seen) == customers, found.group(0)
+    return {"wakeups": int(wakeups), "for_nobody": int(for_nobody),
+            "switches": int(switches)}
+
+
+def test_the_herd_one_door_wakes_every_cook(start_server):
+    """One door in the tablets of six sleeping workers wakes all six for
+    each customer (the kernel counts each as a context switch, even when
+    epoll then finds nothing to report): far more switches than with a
+    door each (SO_REUSEPORT) or with EPOLLEXCLUSIVE, which wake one cook
+    a customer. A door of its own never wakes a cook for nobody."""
+    n = 60
+    reuseport = herd_of(start_server, "reuseport", n)
+    shared = herd_of(start_server, "shared", n)
+    exclusive = herd_of(start_server, "exclusive", n)
+    assert reuseport["for_nobody"] == 0, reuseport
+    assert reuseport["wakeups"] >= n, reuseport
+    # Five more cooks woken for each customer: about 5n more switches;
+    # the rest of a visit costs one to three, so ask for n.
+    assert shared["switches"] - reuseport["switches"] > n, \
+        (reuseport, shared)
+    assert shared["switches"] - exclusive["switches"] > n, \
+        (exclusive, shared)

@@ -42,6 +42,8 @@ struct kitchen {
     struct pantry pantry;           /* the buffers lent to visits */
     struct table *seated;
     bool last_orders; /* the door is shut: stop when the last one leaves */
+    uint32_t door_events;     /* EPOLLIN, and EPOLLEXCLUSIVE if asked */
+    struct door_tally *tally; /* NULL, or where the door's wake-ups count */
 };
 // @end table
 
@@ -238,6 +240,27 @@ static void on_door(struct loop *loop, struct loop_watch *watch,
     loop_again(loop, watch); /* more may be waiting: after the others */
 }
 
+// @snippet door-tally
+/*
+ * The door's news, counted, for a step that measures its herd (step 08
+ * with one door in every cook's tablet): a wake-up that let nobody in
+ * found the customer gone, taken by another cook woken for the same one.
+ */
+static void on_door_counted(struct loop *loop, struct loop_watch *watch,
+                            uint32_t events)
+{
+    unsigned long let_in = kitchen.door.customers;
+    on_door(loop, watch, events);
+    if (events == 0)
+        return; /* another turn, not a wake-up */
+    atomic_fetch_add_explicit(&kitchen.tally->wakeups, 1,
+                              memory_order_relaxed);
+    if (kitchen.door.customers == let_in)
+        atomic_fetch_add_explicit(&kitchen.tally->for_nobody, 1,
+                                  memory_order_relaxed);
+}
+// @end door-tally
+
 static void on_door_reopens(struct loop *loop, struct loop_timer *timer)
 {
     (void)timer;
@@ -264,7 +287,8 @@ void kitchen_loop_open(int listener)
     if (!loop_watch(kitchen.loop, &kitchen.bell_watch, closing_bell_fd(),
                     EPOLLIN, on_bell) ||
         !loop_watch(kitchen.loop, &kitchen.door_watch, kitchen.door.fd,
-                    EPOLLIN, on_door))
+                    EPOLLIN | kitchen.door_events,
+                    kitchen.tally ? on_door_counted : on_door))
         kitchen_fail("putting the bell and the door on the tablet "
                      "(epoll_ctl)");
     loop_timer_init(&kitchen.door_reopens, on_door_reopens);
@@ -274,6 +298,16 @@ void kitchen_loop_run(void)
 {
     if (!loop_run(kitchen.loop))
         kitchen_fail("waiting on the tablet (epoll_wait)");
+}
+
+void kitchen_loop_wake_one_cook(void)
+{
+    kitchen.door_events = EPOLLEXCLUSIVE;
+}
+
+void kitchen_loop_count_wakeups(struct door_tally *tally)
+{
+    kitchen.tally = tally;
 }
 
 struct loop *kitchen_tablet(void)

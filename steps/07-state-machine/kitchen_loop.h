@@ -30,6 +30,21 @@ void kitchen_loop_close(void);
 /* ---------------------------------------- for a kitchen of several cooks */
 
 /*
+ * The herd, for a door in every cook's tablet (before kitchen_loop_open):
+ * a new customer wakes every cook waiting on it, unless the door is put
+ * on the tablet with EPOLLEXCLUSIVE (kitchen_loop_wake_one_cook), when
+ * epoll wakes one of them (or a few). kitchen_loop_count_wakeups counts,
+ * in *tally, every time the door woke this cook and every time it woke
+ * it for nobody: the wasted wake-ups.
+ */
+struct door_tally {
+    atomic_ulong wakeups;
+    atomic_ulong for_nobody;
+};
+void kitchen_loop_wake_one_cook(void);
+void kitchen_loop_count_wakeups(struct door_tally *tally);
+
+/*
  * The tablet itself, for a step that watches one more thing on it (step
  * 08's workers: the signal that says "last orders").
  */

@@ -26,6 +26,12 @@
  * What they must not share: their tablets, timers, tables and buffers.
  * Each cook's kitchen is its own, made after the fork.
  *
+ * --door shared and --door exclusive are the other two ways to share a
+ * street, for measuring the thundering herd: one door (one listening
+ * socket) on every cook's tablet, without and with EPOLLEXCLUSIVE. With
+ * --door given, the master says at closing time how often the door woke
+ * a cook, and how often for nobody.
+ *
  * The master waits for signals on a signalfd, so none of its work runs in
  * a signal handler: SIGCHLD (a cook left: reap it, and hire another if it
  * was not told to go), SIGHUP (reload), SIGTERM or SIGINT (closing time).
@@ -41,6 +47,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -76,6 +83,7 @@ struct shared_kitchen {
     atomic_ulong orders_taken; /* pizzeria.c's order numbers */
     atomic_ulong customers;    /* every door's customer numbers */
     atomic_uint seats[COOK_SLOTS]; /* seated customers, per cook slot */
+    struct door_tally tally; /* every cook's door wake-ups (--door) */
 };
 // @end shared
 
@@ -88,7 +96,9 @@ struct cook {
 };
 
 static struct {
-    int doors[MAX_WORKERS];
+    const struct options *options;
+    int doors[MAX_WORKERS]; /* one per cook (or, with --door shared or
+                               exclusive, the one door in every entry) */
     int door_count;
     unsigned slots; /* in use of cooks[] and shared->seats[] */
     struct cook cooks[COOK_SLOTS];
@@ -138,7 +148,7 @@ static _Noreturn void work(unsigned slot, int door)
         _exit(0); /* it died before prctl: nobody to work for */
     close(master.signals);
     for (int i = 0; i < master.door_count; i++)
-        if (i != door)
+        if (master.doors[i] != master.doors[door]) /* one door: all alike */
             close(master.doors[i]);
 
     closing_prepare(on_closing_signal);
@@ -153,6 +163,10 @@ static _Noreturn void work(unsigned slot, int door)
         kitchen_fail("signalfd (SIGQUIT, last orders)");
     set_signal_mask(SIG_SETMASK, &last_orders, "a cook's");
 
+    if (master.options->doors == DOORS_EXCLUSIVE)
+        kitchen_loop_wake_one_cook();
+    if (master.options->door_given)
+        kitchen_loop_count_wakeups(&master.shared->tally);
     kitchen_loop_open(master.doors[door]);
     kitchen_loop_share(&master.shared->customers, master.shared->seats,
                        master.slots, slot);
@@ -379,6 +393,47 @@ static void close_kitchen(void)
 }
 // @end closing
 
+/*
+ * A door per cook (SO_REUSEPORT), or, for the herd, one door that every
+ * cook's tablet watches: the same listening socket in every worker.
+ */
+static void open_the_street(const struct options *options, int cooks)
+{
+    if (options->doors == DOORS_REUSEPORT) {
+        master.door_count = cooks;
+        kitchen_open_doors(options, master.doors, cooks);
+        return;
+    }
+    int door = kitchen_open_door(options);
+    for (int i = 0; i < cooks; i++)
+        master.doors[i] = door;
+    master.door_count = cooks; /* a cook per "door", all the same socket */
+}
+
+/*
+ * At closing time, with --door: how hard the herd ran. The cooks count
+ * the wake-ups they saw (kitchen_loop.c); most of a herd they never see:
+ * epoll looks at the door again before it reports it, and a cook woken
+ * for a customer another cook already let in goes back to sleep inside
+ * epoll_wait. The kernel counts those too, as the cooks' voluntary
+ * context switches, which the master reads once every cook is reaped.
+ */
+static void report_the_herd(const struct options *options)
+{
+    static const char *const names[] = {
+        [DOORS_REUSEPORT] = "reuseport", [DOORS_SHARED] = "shared",
+        [DOORS_EXCLUSIVE] = "exclusive"};
+    struct rusage cooks;
+    if (getrusage(RUSAGE_CHILDREN, &cooks) < 0)
+        kitchen_fail("getrusage (the cooks' context switches)");
+    fprintf(stderr, "pizzeria: door %s: %lu wake-ups, %lu for nobody, "
+                    "%lu customers, %ld cook context switches\n",
+            names[options->doors],
+            atomic_load(&master.shared->tally.wakeups),
+            atomic_load(&master.shared->tally.for_nobody),
+            atomic_load(&master.shared->customers), cooks.ru_nvcsw);
+}
+
 // @snippet master
 /* Hire, replace, reload, until closing time. */
 static void supervise(void)
@@ -416,10 +471,13 @@ int main(int argc, char **argv)
         kitchen_fail("mmap (the memory the cooks share)");
     pizzeria_share_order_counter(&master.shared->orders_taken);
 
-    master.door_count = options.workers ? options.workers : cpus_to_run_on();
-    master.slots = (unsigned)master.door_count * SLOTS_PER_DOOR;
-    kitchen_open_doors(&options, master.doors, master.door_count);
+    int cooks = options.workers ? options.workers : cpus_to_run_on();
+    master.options = &options;
+    master.slots = (unsigned)cooks * SLOTS_PER_DOOR;
+    open_the_street(&options, cooks);
     supervise();
+    if (options.door_given)
+        report_the_herd(&options);
     return 0;
 }
 // @end master

@@ -53,9 +53,10 @@ static int accept_one(struct door *door, struct customer *customer)
     if (fd < 0)
         return -1;
     customer->fd = fd;
+    unsigned long let_in = ++door->customers;
     customer->number = door->shared_customers
                            ? atomic_fetch_add(door->shared_customers, 1) + 1
-                           : ++door->customers;
+                           : let_in;
     customer->before_close = NULL;
     net_peer_name(&peer, customer->peer, sizeof customer->peer);
     trace_event(customer->number, "accept", "%s", customer->peer);

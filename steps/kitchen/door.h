@@ -39,7 +39,7 @@ enum door_news {
 struct door {
     int fd;
     int spare_fd;            /* /dev/null, held for the EMFILE case */
-    unsigned long customers; /* accepted so far: the next one's number */
+    unsigned long customers; /* let in by this door so far */
     atomic_ulong *shared_customers; /* NULL, or the count doors share */
     long long shut_until_us; /* after DOOR_TRY_LATER; 0 while open */
 };
@@ -48,7 +48,7 @@ struct door {
 void door_open(struct door *door, int listener);
 
 /*
- * Number customers on `counter` rather than door->customers: the doors of
+ * Number customers on `counter` rather than by door->customers: the doors of
  * cooks in several processes that share it (step 08) hand out one series,
  * in the order the customers came in, as one door would.
  */

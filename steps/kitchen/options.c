@@ -48,6 +48,13 @@ static void usage(FILE *to, const struct step *step)
                 ? "  --workers N           worker processes, 1..64 (default: "
                   "one per CPU it may\n"
                   "                        run on)\n"
+                  "  --door KIND           reuseport (a door per worker, the "
+                  "default), shared\n"
+                  "                        (one door in every worker's epoll) "
+                  "or exclusive (the\n"
+                  "                        same with EPOLLEXCLUSIVE); at exit, "
+                  "the door's wake-ups\n"
+                  "                        on stderr\n"
                 : "");
 }
 
@@ -99,10 +106,31 @@ static void parse_host(const struct step *step, const char *text,
     strcpy(o->host, text);
 }
 
+/* --workers and --door mean something only to a step with workers. */
+static void only_with_workers(const struct step *step, const char *flag)
+{
+    if (step->worker_processes)
+        return;
+    fprintf(stderr, "pizzeria: step %s has no --%s\n", step->name, flag);
+    bad_usage(step, NULL, NULL);
+}
+
+static enum doors parse_doors(const struct step *step, const char *text)
+{
+    if (strcmp(text, "reuseport") == 0)
+        return DOORS_REUSEPORT;
+    if (strcmp(text, "shared") == 0)
+        return DOORS_SHARED;
+    if (strcmp(text, "exclusive") == 0)
+        return DOORS_EXCLUSIVE;
+    bad_usage(step, "door", text);
+    return DOORS_REUSEPORT; /* not reached: bad_usage exits */
+}
+
 void options_parse(int argc, char **argv, const struct step *step,
                    struct options *o)
 {
-    enum { HOST = 1, PORT, BAKE, MAX_CONNS, IDLE, LOG, TRACE, WORKERS,
+    enum { HOST = 1, PORT, BAKE, MAX_CONNS, IDLE, LOG, TRACE, WORKERS, DOOR,
            DESCRIBE, HELP };
     static const struct option flags[] = {
         {"host", required_argument, NULL, HOST},
@@ -113,6 +141,7 @@ void options_parse(int argc, char **argv, const struct step *step,
         {"log", no_argument, NULL, LOG},
         {"trace", required_argument, NULL, TRACE},
         {"workers", required_argument, NULL, WORKERS},
+        {"door", required_argument, NULL, DOOR},
         {"describe", no_argument, NULL, DESCRIBE},
         {"help", no_argument, NULL, HELP},
         {NULL, 0, NULL, 0},
@@ -146,13 +175,14 @@ void options_parse(int argc, char **argv, const struct step *step,
         case LOG: o->log = true; break;
         case TRACE: o->trace_path = optarg; break;
         case WORKERS:
-            if (!step->worker_processes) { /* one cook: nothing to count */
-                fprintf(stderr, "pizzeria: step %s has no --workers\n",
-                        step->name);
-                bad_usage(step, NULL, NULL);
-            }
+            only_with_workers(step, "workers");
             o->workers = parse_number(step, "workers", optarg, 1,
                                       MAX_WORKERS);
+            break;
+        case DOOR:
+            only_with_workers(step, "door");
+            o->doors = parse_doors(step, optarg);
+            o->door_given = true;
             break;
         case DESCRIBE: describe(step); exit(0);
         case HELP: usage(stdout, step); exit(0);

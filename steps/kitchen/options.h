@@ -20,6 +20,13 @@ struct step {
 
 enum { MAX_WORKERS = 64 }; /* --workers */
 
+/* --door, for a step with worker processes: how the cooks share the street. */
+enum doors {
+    DOORS_REUSEPORT, /* a door per cook on the one port (SO_REUSEPORT) */
+    DOORS_SHARED,    /* one door, on every cook's tablet */
+    DOORS_EXCLUSIVE, /* the same, with EPOLLEXCLUSIVE */
+};
+
 struct options {
     char host[64];
     int port;
@@ -30,6 +37,8 @@ struct options {
     const char *trace_path; /* NULL: no trace */
     int workers; /* --workers, for a step with worker_processes; 0: one
                     per CPU this process may run on */
+    enum doors doors;  /* --door */
+    bool door_given;   /* --door was said: report the door's wake-ups */
 };
 
 /*
