@@ -479,6 +479,8 @@ def idle(steps, sizes):
         if (not m["concurrent"] or m["cook"] != "pid"
                 or m["process_per_connection"]):
             continue   # 01-03 have no tablet: a cook per customer, or none
+        if m["worker_processes"]:
+            continue   # one kitchen's PSS is one process's; 08 has several
         limit, why = most_customers(step)
         seated = [n for n in sizes["idle"] if n <= limit]
 

@@ -104,6 +104,7 @@ MANIFEST_FIELDS = {
     "answers_503": bool,
     "order_numbers_shared": bool,
     "process_per_connection": bool,
+    "worker_processes": bool,  # a master and --workers cook processes
 }
 
 
@@ -655,7 +656,18 @@ class Server:
         return self.stderr_file.read().decode("utf-8", "replace")
 
     def fd_count(self):
-        return fd_count(self.pid)
+        """The server's open descriptors; for a step of worker processes,
+        the master's and every worker's together (a worker that leaks is
+        as much the server's leak as the master's would be)."""
+        if not self.step.get("worker_processes"):
+            return fd_count(self.pid)
+        total = fd_count(self.pid)
+        for worker, _ in descendants(self.pid):
+            try:
+                total += fd_count(worker)
+            except OSError:
+                pass  # it left between the two looks
+        return total
 
     def children(self):
         return children(self.pid)

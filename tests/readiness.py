@@ -34,9 +34,11 @@ import pizzeria as pz
 def one_cook_with_a_tablet(step):
     """What the manifest says of a step these checks are for: concurrent,
     yet one cook (the receipts say "pid": one process, one thread), and no
-    process per customer. Only a tablet can make that."""
+    process per customer nor several worker processes. Only a tablet can
+    make that."""
     return (step["concurrent"] and step["cook"] == "pid"
-            and not step["process_per_connection"])
+            and not step["process_per_connection"]
+            and not step["worker_processes"])
 
 
 def raise_fd_limit(needed):

@@ -111,7 +111,8 @@ def test_idle_latency_for_the_steps_with_a_tablet(quick):
                 and not r["step"].startswith("nginx")}
     with_tablet = {s.name for s in pz.steps()
                    if s.manifest["concurrent"] and s.manifest["cook"] == "pid"
-                   and not s.manifest["process_per_connection"]}
+                   and not s.manifest["process_per_connection"]
+                   and not s.manifest["worker_processes"]}
     assert measured == with_tablet
     for r in rows:
         if r["note"] == "ok":

@@ -6,11 +6,12 @@ architecture and nothing from a later chapter."""
 import os
 import subprocess
 
-import pizzeria as pz
 import readiness
 
 
 def sources(step):
+    """The files `make sources` names, as paths from the step's directory
+    (a step may link an earlier step's files: ../07-state-machine/loop.c)."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     made = subprocess.run(["make", "-s", "--no-print-directory", "-C",
@@ -18,20 +19,25 @@ def sources(step):
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           timeout=30)
     assert made.returncode == 0, made.stdout
-    return {os.path.basename(f) for f in made.stdout.split()}
+    return set(made.stdout.split())
 
 
 def test_each_step_links_only_the_cook_it_uses(step):
-    files = sources(step)
+    paths = sources(step)
+    missing = [p for p in paths if not (step.dir / p).exists()]
+    assert not missing, missing
+    files = {os.path.basename(p) for p in paths}
     assert "server.c" in files, files
-    if readiness.one_cook_with_a_tablet(step):
+    if step["worker_processes"]:
+        # Every worker runs step 07's kitchen: linked, not copied.
+        assert {"event_cook.c", "door.c", "kitchen_loop.c"} <= files, files
+        assert {p for p in paths if p.endswith("kitchen_loop.c")} == \
+            {"../07-state-machine/kitchen_loop.c"}, paths
+        assert "blocking_cook.c" not in files, files
+    elif readiness.one_cook_with_a_tablet(step):
         assert {"event_cook.c", "door.c"} <= files, files
         assert "blocking_cook.c" not in files, files
     else:
         assert "blocking_cook.c" in files, files
         assert not files & {"event_cook.c", "door.c"}, (
             f"{step.name} links a later chapter's cook: {sorted(files)}")
-    missing = [f for f in files
-               if not (step.dir / f).exists()
-               and not (pz.STEPS_DIR / "kitchen" / f).exists()]
-    assert not missing, missing

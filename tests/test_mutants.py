@@ -10,7 +10,7 @@ build with it and which tests must then fail:
     # build: plain            (or asan: the sanitizers are the only witness)
     # kills: tests/test_step_07_state_machine.py::test_a_greedy_pipeline...
     # kills: tests/test_readiness.py -k "held_back and 07"
-    diff --git a/steps/07-state-machine/server.c b/...
+    diff --git a/steps/07-state-machine/kitchen_loop.c b/...
 
 Every `kills:` line is one set of pytest arguments; they run one after the
 other, and the mutant is killed when any of them fails. A proof works in a
@@ -86,12 +86,27 @@ class Mutant:
         return found
 
 
+def linked_steps(step):
+    """The earlier steps whose files a step links (step 08 runs step 07's
+    kitchen): their directories, as `make sources` names them."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    made = subprocess.run(["make", "-s", "--no-print-directory", "-C",
+                           str(ROOT / "steps" / step), "sources"], env=env,
+                          stdout=subprocess.PIPE, text=True, check=True)
+    return sorted({Path(p).parts[1] for p in made.stdout.split()
+                   if p.startswith("../") and Path(p).parts[1] != "kitchen"})
+
+
 def copy_for(mutant, into):
-    """Only what the proof needs: its step, the kitchen, the tests and the
-    Makefile. The harness finds the steps present, so only this one."""
+    """Only what the proof needs: its step (and the steps whose files it
+    links), the kitchen, the tests and the Makefile. The harness finds the
+    steps present, so only these."""
     ignore = shutil.ignore_patterns("__pycache__", ".pytest_cache", "*.o",
                                     "*.d", "pizzeria", "mutants")
-    for part in ("steps/kitchen", f"steps/{mutant.step}", "tests"):
+    parts = ["steps/kitchen", f"steps/{mutant.step}", "tests"]
+    parts += [f"steps/{linked}" for linked in linked_steps(mutant.step)]
+    for part in parts:
         shutil.copytree(ROOT / part, into / part, ignore=ignore)
     shutil.copy(ROOT / "Makefile", into / "Makefile")
 

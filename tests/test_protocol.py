@@ -88,6 +88,9 @@ def check_receipt(receipt, step, server_pid):
     pid = int(m.group(1))
     if step["process_per_connection"]:
         assert pid > 0
+    elif step["worker_processes"]:
+        assert pid in [p for p, _ in pz.descendants(server_pid)], \
+            f"cook pid {pid} is not a worker of the server {server_pid}"
     else:
         assert pid == server_pid, (receipt["cook"], server_pid)
     return m
@@ -130,7 +133,7 @@ def test_manifest_says_what_the_server_says(step):
     assert r.returncode == 0, r
     told = json.loads(r.stdout)
     assert set(told) == {"name", "cook", "default_bake_ms",
-                         "default_max_conns"}, told
+                         "default_max_conns", "worker_processes"}, told
     for field, value in told.items():
         assert step[field] == value, \
             f"step.json says {field} is {step[field]!r}, the server {value!r}"
@@ -243,7 +246,9 @@ def test_listening_line_and_default_host(server):
             address, port = fields[1].split(":")
             if int(port, 16) == server.port and fields[3] == "0A":
                 listening.append((table, address))
-    assert listening == [("/proc/net/tcp", "0100007F")], listening
+    # One socket, or one per worker (SO_REUSEPORT), all on loopback.
+    assert listening and set(listening) == {("/proc/net/tcp", "0100007F")}, \
+        listening
     assert server.fetch("GET", "/menu").status == 200
 
 
@@ -366,7 +371,7 @@ def test_order_receipt(start_server, step):
         assert waited_ms >= receipt["baked_ms"] - 2, (waited_ms, receipt)
         # The cook is really there while this customer is being served.
         pid = int(m.group(1))
-        if step["process_per_connection"]:
+        if step["process_per_connection"] or step["worker_processes"]:
             assert pid in [p for p, _ in pz.descendants(server.pid)], \
                 f"cook pid {pid} is not a child of the server"
         if step["cook"] == "pid tid":

@@ -8,10 +8,12 @@
  * ten times a second for the idle ones. Here the waiting moves into a small
  * event loop of its own (loop.c): descriptors and timers registered with a
  * callback, every deadline on one min-heap (timer_heap.c), and rounds in
- * fixed phases. This file only says what the pizzeria does with it: a
- * watch for the door, one for the closing bell, and for each customer a
- * table holding the visit, a watch on their socket and a single timer for
- * whatever the visit waits for next (the oven, or their patience).
+ * fixed phases. What the pizzeria does with it is kitchen_loop.c: a watch
+ * for the door, one for the closing bell, and for each customer a table
+ * holding the visit, a watch on their socket and a single timer for
+ * whatever the visit waits for next (the oven, or their patience). This
+ * file opens that kitchen and runs it: one cook, one tablet. (Step 08
+ * runs the same kitchen_loop.c in a process per core.)
  *
  * Three things are new in the way the cook works:
  *
@@ -24,13 +26,8 @@
  *   - Buffers are lent (shelf.c): an idle customer holds none, only its
  *     table.
  */
-#include <stdlib.h>
-#include <sys/epoll.h>
-
-#include "event_cook.h"
 #include "kitchen.h"
-#include "loop.h"
-#include "shelf.h"
+#include "kitchen_loop.h"
 
 // @snippet step
 static const struct step step = {
@@ -41,233 +38,10 @@ static const struct step step = {
 };
 // @end step
 
-enum {
-    FAIR_SHARE = 32,      /* moves per turn for one customer */
-    SEATS_PER_TURN = 256, /* customers let in per turn of the door */
-};
-
 static void on_closing_signal(int signal_number)
 {
     (void)signal_number;
     closing_ring(); /* the bell's pipe is watched: the loop wakes up */
-}
-
-// @snippet table
-/*
- * A seated customer, in one block: the visit, its socket's watch, and its
- * one timer. The loop's watch and timer live here rather than in blocks
- * of their own, so an idle customer costs this struct and nothing else.
- */
-struct table {
-    struct conn conn;          /* the visit (event_cook.h) */
-    struct loop_watch watch;   /* their socket, on the tablet */
-    struct loop_timer timer;   /* the oven's timer, or their patience */
-    struct table *prev, *next; /* everyone seated, for closing time */
-};
-
-struct kitchen {
-    struct loop *loop;
-    struct door door;
-    struct loop_watch door_watch, bell_watch;
-    struct loop_timer door_reopens; /* after the door said "try later" */
-    struct pantry pantry;           /* the buffers lent to visits */
-    struct table *seated;
-};
-// @end table
-
-static struct kitchen kitchen;
-
-// @snippet fair-share
-/*
- * One turn for a visit: move it on at most FAIR_SHARE times, then let the
- * others have the cook. True when it stopped with work left: no new edge
- * will come for that, so it must be called again (loop_again).
- */
-static bool take_a_turn(struct conn *conn)
-{
-    for (int moves = 0; moves < FAIR_SHARE; moves++)
-        if (!conn_move(conn))
-            return false;
-    return !conn_closed(conn);
-}
-// @end fair-share
-
-static void free_table(struct loop_watch *watch)
-{
-    free(container_of(watch, struct table, watch));
-}
-
-// @snippet leave
-/* The customer left: cancel their timer (an oven that would ring for no
- * one), give back what the visit held, stop watching. The table itself is
- * freed when the round ends: this round's news may still name it. */
-static void leave(struct table *table)
-{
-    loop_timer_cancel(kitchen.loop, &table->timer);
-    conn_finish(&table->conn);
-    if (table->prev)
-        table->prev->next = table->next;
-    else
-        kitchen.seated = table->next;
-    if (table->next)
-        table->next->prev = table->prev;
-    loop_close(kitchen.loop, &table->watch, free_table);
-}
-// @end leave
-
-// @snippet settle
-/*
- * After every event: the visit ended, or it wants another turn, or it waits
- * until its deadline (the oven's, the customer's patience). One timer per
- * table, moved on the heap only when the deadline changed.
- */
-static void settle(struct table *table, bool another_turn)
-{
-    struct conn *conn = &table->conn;
-    if (conn_closed(conn)) {
-        leave(table);
-        return;
-    }
-    if (another_turn)
-        loop_again(kitchen.loop, &table->watch);
-    long long deadline = conn_deadline(conn);
-    if (deadline == 0)
-        loop_timer_cancel(kitchen.loop, &table->timer);
-    else if (!timer_armed(&table->timer.timer) ||
-             table->timer.timer.when_us != deadline)
-        if (!loop_timer_set(kitchen.loop, &table->timer, deadline))
-            conn_hangup(conn); /* no memory for the heap: cannot bake */
-    if (conn_closed(conn))
-        leave(table);
-}
-// @end settle
-
-// @snippet events
-/* The socket's news, or another turn. Whatever it is, the visit carries on
- * from its state: read, write or drain until EAGAIN, or its fair share. */
-static void on_socket(struct loop *loop, struct loop_watch *watch,
-                      uint32_t events)
-{
-    (void)loop;
-    struct table *table = container_of(watch, struct table, watch);
-    bool another_turn = false;
-    if (events & (EPOLLERR | EPOLLHUP))
-        conn_hangup(&table->conn); /* nothing we write can arrive */
-    else
-        another_turn = take_a_turn(&table->conn);
-    settle(table, another_turn);
-}
-
-/* The table's timer rang: the pizza is done, or the customer's time up. */
-static void on_timer(struct loop *loop, struct loop_timer *timer)
-{
-    (void)loop;
-    struct table *table = container_of(timer, struct table, timer);
-    conn_time_up(&table->conn, monotonic_us());
-    settle(table, take_a_turn(&table->conn));
-}
-// @end events
-
-// @snippet seat
-static void seat(const struct customer *customer)
-{
-    struct table *table = malloc(sizeof *table);
-    if (table == NULL) {
-        kitchen_turn_away(customer->fd, customer->number);
-        return;
-    }
-    conn_init(&table->conn, customer, &kitchen.pantry.lender);
-    loop_timer_init(&table->timer, on_timer);
-    if (!loop_watch(kitchen.loop, &table->watch, customer->fd,
-                    EPOLLIN | EPOLLOUT | EPOLLRDHUP, on_socket)) {
-        conn_finish(&table->conn); /* no room on the tablet: closed */
-        free(table);
-        return;
-    }
-    table->prev = NULL;
-    table->next = kitchen.seated;
-    if (kitchen.seated)
-        kitchen.seated->prev = table;
-    kitchen.seated = table;
-    settle(table, false); /* the idle deadline */
-}
-// @end seat
-
-// @snippet door
-/*
- * Let in everyone waiting, a turn's worth at a time. With an edge-triggered
- * door the queue must be emptied (DOOR_EMPTY), or no new edge will say it
- * is not: a door that stopped for another reason is looked at again, on
- * the next round or when it reopens.
- */
-static void on_door(struct loop *loop, struct loop_watch *watch,
-                    uint32_t events)
-{
-    (void)events;
-    struct customer customer;
-    for (int seated = 0; seated < SEATS_PER_TURN; seated++) {
-        switch (door_accept(&kitchen.door, &customer)) {
-        case DOOR_SEATED:
-            if (conn_count() >= (unsigned)kitchen_options()->max_conns)
-                kitchen_turn_away(customer.fd, customer.number);
-            else
-                seat(&customer);
-            continue;
-        case DOOR_EMPTY:
-            return;
-        case DOOR_TRY_LATER:
-            if (!loop_timer_set(loop, &kitchen.door_reopens,
-                                door_reopens_at(&kitchen.door,
-                                                monotonic_us())))
-                loop_again(loop, watch); /* no memory even for a timer */
-            return;
-        }
-    }
-    loop_again(loop, watch); /* more may be waiting: after the others */
-}
-
-static void on_door_reopens(struct loop *loop, struct loop_timer *timer)
-{
-    (void)timer;
-    on_door(loop, &kitchen.door_watch, 0);
-}
-// @end door
-
-static void on_bell(struct loop *loop, struct loop_watch *watch,
-                    uint32_t events)
-{
-    (void)watch;
-    (void)events;
-    loop_stop(loop); /* closing time: the orders in the oven are abandoned */
-}
-
-/* The loop, the door and the bell: without any of them, no kitchen. */
-static void open_kitchen(const struct options *options)
-{
-    door_open(&kitchen.door, kitchen_open_door(options));
-    pantry_open(&kitchen.pantry);
-    kitchen.loop = loop_create();
-    if (kitchen.loop == NULL)
-        kitchen_fail("making the tablet (epoll_create1)");
-    if (!loop_watch(kitchen.loop, &kitchen.bell_watch, closing_bell_fd(),
-                    EPOLLIN, on_bell) ||
-        !loop_watch(kitchen.loop, &kitchen.door_watch, kitchen.door.fd,
-                    EPOLLIN, on_door))
-        kitchen_fail("putting the bell and the door on the tablet "
-                     "(epoll_ctl)");
-    loop_timer_init(&kitchen.door_reopens, on_door_reopens);
-}
-
-static void close_kitchen(void)
-{
-    while (kitchen.seated)
-        leave(kitchen.seated);
-    loop_timer_cancel(kitchen.loop, &kitchen.door_reopens);
-    loop_close(kitchen.loop, &kitchen.door_watch, NULL);
-    loop_close(kitchen.loop, &kitchen.bell_watch, NULL);
-    loop_destroy(kitchen.loop); /* frees the tables left */
-    door_close(&kitchen.door);
-    pantry_close(&kitchen.pantry);
 }
 
 // @snippet main
@@ -278,10 +52,9 @@ int main(int argc, char **argv)
     kitchen_open(&step, &options);
     closing_prepare(on_closing_signal);
 
-    open_kitchen(&options);
-    if (!loop_run(kitchen.loop))
-        kitchen_fail("waiting on the tablet (epoll_wait)");
-    close_kitchen();
+    kitchen_loop_open(kitchen_open_door(&options));
+    kitchen_loop_run();
+    kitchen_loop_close();
     return 0;
 }
 // @end main

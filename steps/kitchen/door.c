@@ -27,7 +27,13 @@ void door_open(struct door *door, int listener)
     if (door->spare_fd < 0)
         kitchen_fail("opening the spare descriptor (/dev/null)");
     door->customers = 0;
+    door->shared_customers = NULL;
     door->shut_until_us = 0;
+}
+
+void door_share_numbers(struct door *door, atomic_ulong *counter)
+{
+    door->shared_customers = counter;
 }
 
 void door_close(struct door *door)
@@ -47,7 +53,10 @@ static int accept_one(struct door *door, struct customer *customer)
     if (fd < 0)
         return -1;
     customer->fd = fd;
-    customer->number = ++door->customers;
+    unsigned long let_in = ++door->customers;
+    customer->number = door->shared_customers
+                           ? atomic_fetch_add(door->shared_customers, 1) + 1
+                           : let_in;
     customer->before_close = NULL;
     net_peer_name(&peer, customer->peer, sizeof customer->peer);
     trace_event(customer->number, "accept", "%s", customer->peer);

@@ -24,6 +24,7 @@
 #ifndef PIZZERIA_DOOR_H
 #define PIZZERIA_DOOR_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "blocking_cook.h" /* struct customer: fd, number, peer */
@@ -38,12 +39,20 @@ enum door_news {
 struct door {
     int fd;
     int spare_fd;            /* /dev/null, held for the EMFILE case */
-    unsigned long customers; /* accepted so far: the next one's number */
+    unsigned long customers; /* let in by this door so far */
+    atomic_ulong *shared_customers; /* NULL, or the count doors share */
     long long shut_until_us; /* after DOOR_TRY_LATER; 0 while open */
 };
 
 /* Make the listening socket non-blocking and take a spare descriptor. */
 void door_open(struct door *door, int listener);
+
+/*
+ * Number customers on `counter` rather than by door->customers: the doors of
+ * cooks in several processes that share it (step 08) hand out one series,
+ * in the order the customers came in, as one door would.
+ */
+void door_share_numbers(struct door *door, atomic_ulong *counter);
 void door_close(struct door *door);
 
 /* Let in the next customer waiting at the door, if the kitchen can. */

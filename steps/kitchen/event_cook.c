@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 static unsigned open_conns;
+static bool last_orders; /* conn_last_orders: every answer says "close" */
 
 /* ---------------------------------------------------------------- supplies */
 
@@ -167,7 +168,7 @@ static void start_writing(struct conn *c, size_t len)
 static void respond(struct conn *c)
 {
     struct http_response *response = &c->ticket->response;
-    if (closing_rung())
+    if (closing_rung() || last_orders)
         response->connection = CONNECTION_CLOSE;
     size_t len = have_out(c) ? http_format_response(c->out,
                                                     HTTP_MAX_RESPONSE,
@@ -611,4 +612,18 @@ void conn_free(struct conn *c)
 unsigned conn_count(void)
 {
     return open_conns;
+}
+
+void conn_last_orders(void)
+{
+    last_orders = true;
+}
+
+void conn_show_out_by(struct conn *c, long long by_us)
+{
+    bool request_under_way = c->input != NULL && c->in_end > c->in_start;
+    if (c->state != CONN_READING || request_under_way)
+        return; /* it ends with an answer that says "close" */
+    if (c->request_deadline_us == 0 || by_us < c->request_deadline_us)
+        c->request_deadline_us = c->deadline_us = by_us;
 }

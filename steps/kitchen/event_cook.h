@@ -157,4 +157,14 @@ bool conn_move(struct conn *conn);
 void conn_time_up(struct conn *conn, long long now_us);
 // @end conn-move
 
+/*
+ * Last orders, for a cook about to go home while others carry on (step
+ * 08's reload): from now on every answer in this process says
+ * "Connection: close". conn_show_out_by() gives a visit with no request
+ * under way until by_us to begin one; past it, the customer is shown out
+ * as an idle one is. A visit with a request under way ends with its answer.
+ */
+void conn_last_orders(void);
+void conn_show_out_by(struct conn *conn, long long by_us);
+
 #endif

@@ -74,17 +74,30 @@ void kitchen_warn_shortage(const char *what, int error)
     fprintf(stderr, "pizzeria: %s: %s\n", what, strerror(error));
 }
 
+static void say_listening(const char *host, int port)
+{
+    if (strchr(host, ':'))
+        printf("listening on http://[%s]:%d\n", host, port);
+    else
+        printf("listening on http://%s:%d\n", host, port);
+    if (fflush(stdout) == EOF)
+        kitchen_fail("writing the listening line to stdout");
+}
+
 int kitchen_open_door(const struct options *o)
 {
     int fd = net_listen(o->host, o->port);
-    int port = net_local_port(fd);
-    if (strchr(o->host, ':'))
-        printf("listening on http://[%s]:%d\n", o->host, port);
-    else
-        printf("listening on http://%s:%d\n", o->host, port);
-    if (fflush(stdout) == EOF)
-        kitchen_fail("writing the listening line to stdout");
+    say_listening(o->host, net_local_port(fd));
     return fd;
+}
+
+void kitchen_open_doors(const struct options *o, int *doors, int count)
+{
+    doors[0] = net_listen_shared(o->host, o->port);
+    int port = net_local_port(doors[0]); /* the kernel's pick, for --port 0 */
+    for (int i = 1; i < count; i++)
+        doors[i] = net_listen_shared(o->host, port);
+    say_listening(o->host, port);
 }
 
 enum accept_trouble kitchen_accept_trouble(int error)

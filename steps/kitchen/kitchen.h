@@ -88,6 +88,12 @@ void kitchen_cook_name(char *out, size_t cap);
  */
 int kitchen_open_door(const struct options *options);
 
+/*
+ * The same with `count` doors on one port (SO_REUSEPORT): the kernel
+ * spreads new customers across them (step 08, a door per cook).
+ */
+void kitchen_open_doors(const struct options *options, int *doors, int count);
+
 /* What a failed accept() means for the door (see kitchen_accept_failed). */
 enum accept_trouble {
     ACCEPT_RETRY, /* EINTR, ECONNABORTED, the network errors of a new

@@ -6,12 +6,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "kitchen.h"
 
-int net_listen(const char *host, int port)
+static int listen_on(const char *host, int port, bool share_the_port)
 {
     struct sockaddr_storage address;
     memset(&address, 0, sizeof address);
@@ -39,12 +40,26 @@ int net_listen(const char *host, int port)
     int yes = 1;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes) < 0)
         kitchen_fail("setsockopt(SO_REUSEADDR)");
+    /* Step 08's cooks each have a door of their own on the one port. */
+    if (share_the_port &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &yes, sizeof yes) < 0)
+        kitchen_fail("setsockopt(SO_REUSEPORT)");
     if (bind(fd, (struct sockaddr *)&address, length) < 0)
         kitchen_fail("bind(%s port %d)", host, port);
     if (listen(fd, SOMAXCONN) < 0)
         kitchen_fail("listen(%s port %d)", host, port);
     return fd;
     // @end listen
+}
+
+int net_listen(const char *host, int port)
+{
+    return listen_on(host, port, false);
+}
+
+int net_listen_shared(const char *host, int port)
+{
+    return listen_on(host, port, true);
 }
 
 int net_local_port(int fd)

@@ -15,6 +15,13 @@
  */
 int net_listen(const char *host, int port);
 
+/*
+ * The same, with SO_REUSEPORT: several sockets listen on one port, and
+ * the kernel spreads new connections across them (step 08, one per cook).
+ * Every socket on the port must ask for it, the first included.
+ */
+int net_listen_shared(const char *host, int port);
+
 /* The port a socket is bound to (the kernel's choice for port 0); a
  * socket that cannot say is the kitchen's failure (exit 1). */
 int net_local_port(int fd);

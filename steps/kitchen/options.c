@@ -37,12 +37,25 @@ static void usage(FILE *to, const struct step *step)
             "  --log                 one access-log line per request on "
             "stderr\n"
             "  --trace FILE          kitchen events, one per line, into FILE\n"
+            "%s"
             "  --describe            what this step says about itself, as "
             "JSON\n"
             "  --help                this text\n",
             step->name, DEFAULT_HOST, DEFAULT_PORT, step->default_bake_ms,
             step->default_max_conns, step->max_conns_note,
-            DEFAULT_IDLE_TIMEOUT_MS);
+            DEFAULT_IDLE_TIMEOUT_MS,
+            step->worker_processes
+                ? "  --workers N           worker processes, 1..64 (default: "
+                  "one per CPU it may\n"
+                  "                        run on)\n"
+                  "  --door KIND           reuseport (a door per worker, the "
+                  "default), shared\n"
+                  "                        (one door in every worker's epoll) "
+                  "or exclusive (the\n"
+                  "                        same with EPOLLEXCLUSIVE); at exit, "
+                  "the door's wake-ups\n"
+                  "                        on stderr\n"
+                : "");
 }
 
 /*
@@ -53,9 +66,10 @@ static void usage(FILE *to, const struct step *step)
 static void describe(const struct step *step)
 {
     printf("{\"name\": \"%s\", \"cook\": \"%s\", \"default_bake_ms\": %d, "
-           "\"default_max_conns\": %d}\n",
+           "\"default_max_conns\": %d, \"worker_processes\": %s}\n",
            step->name, step->threaded ? "pid tid" : "pid",
-           step->default_bake_ms, step->default_max_conns);
+           step->default_bake_ms, step->default_max_conns,
+           step->worker_processes ? "true" : "false");
 }
 
 static void bad_usage(const struct step *step, const char *what,
@@ -92,10 +106,32 @@ static void parse_host(const struct step *step, const char *text,
     strcpy(o->host, text);
 }
 
+/* --workers and --door mean something only to a step with workers. */
+static void only_with_workers(const struct step *step, const char *flag)
+{
+    if (step->worker_processes)
+        return;
+    fprintf(stderr, "pizzeria: step %s has no --%s\n", step->name, flag);
+    bad_usage(step, NULL, NULL);
+}
+
+static enum doors parse_doors(const struct step *step, const char *text)
+{
+    if (strcmp(text, "reuseport") == 0)
+        return DOORS_REUSEPORT;
+    if (strcmp(text, "shared") == 0)
+        return DOORS_SHARED;
+    if (strcmp(text, "exclusive") == 0)
+        return DOORS_EXCLUSIVE;
+    bad_usage(step, "door", text);
+    return DOORS_REUSEPORT; /* not reached: bad_usage exits */
+}
+
 void options_parse(int argc, char **argv, const struct step *step,
                    struct options *o)
 {
-    enum { HOST = 1, PORT, BAKE, MAX_CONNS, IDLE, LOG, TRACE, DESCRIBE, HELP };
+    enum { HOST = 1, PORT, BAKE, MAX_CONNS, IDLE, LOG, TRACE, WORKERS, DOOR,
+           DESCRIBE, HELP };
     static const struct option flags[] = {
         {"host", required_argument, NULL, HOST},
         {"port", required_argument, NULL, PORT},
@@ -104,6 +140,8 @@ void options_parse(int argc, char **argv, const struct step *step,
         {"idle-timeout-ms", required_argument, NULL, IDLE},
         {"log", no_argument, NULL, LOG},
         {"trace", required_argument, NULL, TRACE},
+        {"workers", required_argument, NULL, WORKERS},
+        {"door", required_argument, NULL, DOOR},
         {"describe", no_argument, NULL, DESCRIBE},
         {"help", no_argument, NULL, HELP},
         {NULL, 0, NULL, 0},
@@ -136,6 +174,16 @@ void options_parse(int argc, char **argv, const struct step *step,
             break;
         case LOG: o->log = true; break;
         case TRACE: o->trace_path = optarg; break;
+        case WORKERS:
+            only_with_workers(step, "workers");
+            o->workers = parse_number(step, "workers", optarg, 1,
+                                      MAX_WORKERS);
+            break;
+        case DOOR:
+            only_with_workers(step, "door");
+            o->doors = parse_doors(step, optarg);
+            o->door_given = true;
+            break;
         case DESCRIBE: describe(step); exit(0);
         case HELP: usage(stdout, step); exit(0);
         default:

@@ -14,6 +14,17 @@ struct step {
     int default_max_conns;
     const char *max_conns_note; /* how this step uses --max-conns */
     bool threaded;              /* cooks are threads: "pid P tid T" */
+    bool worker_processes;      /* cooks are --workers processes under a
+                                   master: "pid P" is a worker's */
+};
+
+enum { MAX_WORKERS = 64 }; /* --workers */
+
+/* --door, for a step with worker processes: how the cooks share the street. */
+enum doors {
+    DOORS_REUSEPORT, /* a door per cook on the one port (SO_REUSEPORT) */
+    DOORS_SHARED,    /* one door, on every cook's tablet */
+    DOORS_EXCLUSIVE, /* the same, with EPOLLEXCLUSIVE */
 };
 
 struct options {
@@ -24,6 +35,10 @@ struct options {
     int idle_timeout_ms; /* 0: no deadline */
     bool log;
     const char *trace_path; /* NULL: no trace */
+    int workers; /* --workers, for a step with worker_processes; 0: one
+                    per CPU this process may run on */
+    enum doors doors;  /* --door */
+    bool door_given;   /* --door was said: report the door's wake-ups */
 };
 
 /*

@@ -26,10 +26,18 @@ enum { MIN_QTY = 1, MAX_QTY = 20 };
 // @snippet order-counter
 /*
  * Order numbers. Atomic, so that cooks sharing this memory (threads) never
- * hand out the same number; a forked cook has its own copy and counts alone.
+ * hand out the same number; a forked cook has its own copy and counts alone,
+ * unless the counter was moved into memory the processes share
+ * (pizzeria_share_order_counter, step 08).
  */
-static atomic_ulong orders_taken;
+static atomic_ulong orders_here;
+static atomic_ulong *orders_taken = &orders_here;
 // @end order-counter
+
+void pizzeria_share_order_counter(atomic_ulong *counter)
+{
+    orders_taken = counter;
+}
 
 static char menu_json[1024];
 static size_t menu_json_len;
@@ -530,7 +538,7 @@ static void take_order(const struct http_request *r, struct ticket *t)
     t->order.pizza = pizza;
     t->order.qty = qty;
     // @snippet order-number
-    t->order.number = atomic_fetch_add(&orders_taken, 1) + 1;
+    t->order.number = atomic_fetch_add(orders_taken, 1) + 1;
     // @end order-number
 }
 

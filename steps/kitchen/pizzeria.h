@@ -9,6 +9,7 @@
 #ifndef PIZZERIA_PIZZERIA_H
 #define PIZZERIA_PIZZERIA_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "http.h"
@@ -21,7 +22,7 @@ struct pizza {
 };
 
 struct order {
-    unsigned long number; /* 1, 2, ... per process (see pizzeria.c) */
+    unsigned long number; /* 1, 2, ... per counter (see pizzeria.c) */
     const struct pizza *pizza;
     unsigned qty;
 };
@@ -36,6 +37,14 @@ struct ticket {
 
 /* Build the menu and the front page. Once, at startup, before any cook. */
 void pizzeria_open(void);
+
+/*
+ * Count orders on `counter` from now on, rather than in this process's own
+ * memory: cooks in several processes that map the same counter (a
+ * MAP_SHARED mapping made before they were forked) never hand out the
+ * same order number. Before any order is taken.
+ */
+void pizzeria_share_order_counter(atomic_ulong *counter);
 
 /*
  * The parts of a request the counter can judge from its head alone (404,

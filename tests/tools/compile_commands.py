@@ -20,11 +20,13 @@ def entries(step):
     # parent's job server is not ours to use.
     env = {k: v for k, v in os.environ.items()
            if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
-    files = subprocess.run(["make", "-s", "--no-print-directory", "-C",
-                            directory, "sources"], check=True, env=env,
-                           stdout=subprocess.PIPE, text=True).stdout.split()
-    for f in files:
-        yield {"directory": directory, "file": f, "arguments": FLAGS + [f]}
+    def ask(target):
+        return subprocess.run(["make", "-s", "--no-print-directory", "-C",
+                               directory, target], check=True, env=env,
+                              stdout=subprocess.PIPE, text=True).stdout.split()
+    flags = FLAGS[:-1] + ["-I" + d for d in ask("includes")] + ["-c"]
+    for f in ask("sources"):
+        yield {"directory": directory, "file": f, "arguments": flags + [f]}
 
 
 def main(steps):
