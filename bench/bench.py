@@ -1,6 +1,6 @@
 """make bench: the study behind the book's figures.
 
-Four parts, each run against every step present (steps/NN-name/server.c),
+Five parts, each run against every step present (steps/NN-name/server.c),
 each bounded in time, each writing a CSV and SVG plots (gnuplot) into one
 directory, with machine.json beside them: the CPU, the cores, the kernel and
 the exact command, since a figure without its machine means nothing.
@@ -22,6 +22,11 @@ the exact command, since a figure without its machine means nothing.
                  memory: PSS of the server's whole process tree, started
                  fresh, before and after they sat down
   4. timeline    10 orders, from each step's --trace: one lane per cook
+  5. doors       step 08's three doors (--door reuseport, shared,
+                 exclusive), four cooks: customers one after another (the
+                 herd: context switches per customer; how evenly they
+                 spread), and ten at once while one cook is stopped for a
+                 moment (who waits for it: the latency tail)
 
     python3 bench/bench.py [--quick] [--out DIR] [--parts scaling idle ...]
                            [--steps 01 07] [--replot]
@@ -39,6 +44,7 @@ import re
 import resource
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -64,12 +70,14 @@ FULL = {
     "wrk_seconds": 5, "wrk_connections": 50,
     "idle": [10, 100, 1000, 3000, 10000], "idle_seconds": 3, "idle_runs": 3,
     "timeline_bake_ms": 300,
+    "door_workers": 4, "door_customers": 2000, "door_stall_ms": 500,
 }
 QUICK = {
     "customers": [1, 10], "bake_ms": 100,
     "wrk_seconds": 1, "wrk_connections": 4,
     "idle": [10, 100], "idle_seconds": 1, "idle_runs": 1,
     "timeline_bake_ms": 50,
+    "door_workers": 4, "door_customers": 100, "door_stall_ms": 100,
 }
 TIMELINE_ORDERS = 10
 # Past this many customers a step that serves one at a time would only
@@ -93,6 +101,15 @@ COLUMNS = {
              "bytes_per_idle", "runs", "note"],
     "timeline": ["step", "conn", "cook", "accept_s", "oven_in_s",
                  "oven_out_s", "response_s", "close_s"],
+    # wakeups: the door's news reported to a cook; for_nobody: of those,
+    # the ones that found nobody to let in; switches: the cooks' voluntary
+    # context switches (each time one went to sleep); per_cook: customers
+    # each cook let in, in the order the cooks were hired.
+    "doors": ["door", "load", "workers", "customers", "failed",
+              "per_second", "p50_ms", "p99_ms", "max_ms", "wakeups",
+              "for_nobody", "switches", "switches_per_customer",
+              "per_cook", "busiest_share", "quietest_share", "stall_ms",
+              "note"],
 }
 
 
@@ -328,10 +345,11 @@ http {{
     scgi_temp_path {dir}/scgi;
     server {{
         listen 127.0.0.1:{port};
-        root {dir}/www;
+        # The same bytes as our front page, held in memory as ours are:
+        # no file opened, read and closed for each request.
         location = / {{
             default_type "text/html; charset=utf-8";
-            try_files /index.html =404;
+            return 200 '{page}';
         }}
         # No oven and no kitchen: one fixed answer, the same size as ours.
         location = /order {{
@@ -345,17 +363,26 @@ NGINX_ORDER = ('{"order":1,"pizza":"margherita","qty":1,"total_cents":850,'
                '"baked_ms":0,"cook":"pid 1"}')
 
 
+def nginx_string(page):
+    """page as the text of a single-quoted nginx string: a quote and a
+    backslash escaped. nginx would read a '$' as a variable's name."""
+    text = page.decode()
+    if "$" in text:
+        raise RuntimeError("the front page holds a '$': nginx's return "
+                           "would read it as a variable")
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
 def start_nginx(workers, page, where, connections=20000):
     """nginx allocates its table of connections when it starts:
     connections is the size of that table."""
     for folder in (where.parent, where):
-        folder.chmod(0o755)   # nginx's workers run as nobody: they read it
-    (where / "www").mkdir(exist_ok=True)
-    (where / "www" / "index.html").write_bytes(page)
+        folder.chmod(0o755)   # nginx's workers run as nobody: they write
     port = free_port()
     conf = where / "nginx.conf"
     conf.write_text(NGINX_CONF.format(workers=workers, dir=where, port=port,
                                       order=NGINX_ORDER,
+                                      page=nginx_string(page),
                                       connections=connections))
     proc = subprocess.Popen(pinned(0, [nginx_binary(), "-c", str(conf)]),
                             stdout=subprocess.DEVNULL,
@@ -372,6 +399,19 @@ def start_nginx(workers, page, where, connections=20000):
                        (where / "error.log").read_text()[-300:])
 
 
+def throughput_servers(steps):
+    """(step, its name in the table, its flags): a step of worker
+    processes twice, with one worker and with two, beside nginx with as
+    many (all of them on the server's one core, as nginx's are)."""
+    for step in steps:
+        if manifest(step)["worker_processes"]:
+            for workers in (1, 2):
+                yield step, f"{step.name}-{workers}w", ["--workers",
+                                                       str(workers)]
+        else:
+            yield step, step.name, []
+
+
 def throughput(steps, sizes):
     rows = []
     if not shutil.which("wrk"):
@@ -382,10 +422,10 @@ def throughput(steps, sizes):
         scripts.write_text(POST_SCRIPT)
         base = {"connections": sizes["wrk_connections"],
                 "seconds": sizes["wrk_seconds"]}
-        for step in steps:
+        for step, server, flags in throughput_servers(steps):
             for request in ("GET /", "POST /order"):
-                say(f"throughput: {step.name}, {request}")
-                proc, port = start_step(step, "--bake-ms", "0")
+                say(f"throughput: {server}, {request}")
+                proc, port = start_step(step, "--bake-ms", "0", *flags)
                 try:
                     figures = measured(proc.pid, port, request, sizes,
                                        scripts)
@@ -393,7 +433,7 @@ def throughput(steps, sizes):
                     if not manifest(step)["concurrent"]:
                         note = ("one customer at a time: the other "
                                 "connections wait in the backlog")
-                    rows.append({"server": step.name, "request": request,
+                    rows.append({"server": server, "request": request,
                                  **base, **figures, "note": note})
                 finally:
                     stop(proc)
@@ -603,6 +643,99 @@ def timeline(steps, sizes):
     return rows
 
 
+# ------------------------------------------------------------ 5. doors
+
+DOORS = ("reuseport", "shared", "exclusive")
+
+
+def herd_report(text):
+    """The master's two closing lines (step 08's report_the_herd)."""
+    counts = re.search(r"(\d+) wake-ups, (\d+) for nobody, (\d+) customers, "
+                       r"(\d+) cook context switches", text)
+    per_cook = re.search(r"customers per cook:([\d ]*)", text)
+    if not counts or not per_cook:
+        raise RuntimeError(f"no herd report in {text[-300:]!r}")
+    wakeups, for_nobody, customers, switches = map(int, counts.groups())
+    cooks = [int(n) for n in per_cook.group(1).split()]
+    total = sum(cooks) or 1
+    return {"wakeups": wakeups, "for_nobody": for_nobody,
+            "switches": switches,
+            "switches_per_customer": round(switches / max(customers, 1), 2),
+            "per_cook": " ".join(map(str, cooks)),
+            "busiest_share": round(max(cooks) / total, 3),
+            "quietest_share": round(min(cooks) / total, 3)}
+
+
+def door_run(step, door, sizes, load):
+    """One fresh kitchen of sizes["door_workers"] cooks behind one kind of
+    door, one load, and what the master said at closing time.
+      trickle  customers one after another, each on a new connection:
+               every customer finds every cook asleep, so the herd shows
+      stall    ten at once, new connections, while one cook is stopped
+               (SIGSTOP) for stall_ms, as if stuck in a slow disk read:
+               who waits for it?"""
+    workers = sizes["door_workers"]
+    row = {"door": door, "load": load, "workers": workers}
+    with tempfile.TemporaryFile() as said:
+        proc = subprocess.Popen(
+            pinned(0, [str(step / "pizzeria"), "--port", "0", "--bake-ms",
+                       "0", "--workers", str(workers), "--door", door]),
+            stdout=subprocess.PIPE, stderr=said)
+        line = proc.stdout.readline().decode()
+        port = int(re.search(r":(\d+)$", line.strip()).group(1))
+        cooks = []
+        deadline = time.monotonic() + 5
+        while len(cooks) < workers and time.monotonic() < deadline:
+            cooks = [p for p in race.tree(proc.pid) if p != proc.pid]
+            time.sleep(0.05)
+        concurrency = 1 if load == "trickle" else 10
+        command = pinned(1, [str(LOADGEN), "--port", str(port), "--close",
+                             "--path", "/menu", "--concurrency",
+                             str(concurrency), "--requests",
+                             str(sizes["door_customers"]),
+                             "--timeout-ms", "10000"])
+        try:
+            stopped = None
+            if load == "stall":
+                stopped = sorted(cooks)[0]
+                os.kill(stopped, signal.SIGSTOP)
+                row["stall_ms"] = sizes["door_stall_ms"]
+            gen = subprocess.Popen(command, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)
+            if stopped:
+                time.sleep(sizes["door_stall_ms"] / 1000)
+                os.kill(stopped, signal.SIGCONT)
+            out = gen.communicate(timeout=120)[0]
+        finally:
+            stop(proc)
+        said.seek(0)
+        report = said.read().decode(errors="replace")
+    f = loadgen_figures(out)
+    row.update({"customers": f.get("completed"), "failed": f.get("failed"),
+                "per_second": f.get("per_second"), "p50_ms": f.get("p50_ms"),
+                "p99_ms": f.get("p99_ms"), "max_ms": f.get("max_ms")})
+    try:
+        row.update(herd_report(report), note="ok")
+    except RuntimeError as e:
+        row["note"] = f"failed: {e}"
+    return row
+
+
+def doors(steps, sizes):
+    """Step 08's three doors (--door): one listening socket per cook
+    (SO_REUSEPORT), one in every cook's tablet, and the same with
+    EPOLLEXCLUSIVE. Server on core 0, the load generator on core 1."""
+    rows = []
+    for step in steps:
+        if not manifest(step)["worker_processes"]:
+            continue
+        for load in ("trickle", "stall"):
+            for door in DOORS:
+                say(f"doors: {step.name}, {door}, {load}")
+                rows.append(door_run(step, door, sizes, load))
+    return rows
+
+
 # ---------------------------------------------------------------- plots
 
 def datablock(name, lines):
@@ -719,6 +852,40 @@ def plot_throughput(out, rows):
                 f"fill pattern 4 border -1 lc rgb '{COLOURS[4]}'\n")
 
 
+def plot_doors(out, rows):
+    """How the customers of a trickle spread over the cooks, per door:
+    each cook's share, busiest first."""
+    done = [r for r in rows if r.get("load") == "trickle"
+            and r.get("note") == "ok"]
+    if not done:
+        return
+    shares = {}
+    for r in done:
+        cooks = sorted((int(n) for n in str(r["per_cook"]).split()),
+                       reverse=True)
+        shares[r["door"]] = [100 * n / (sum(cooks) or 1) for n in cooks]
+    count = max(len(s) for s in shares.values())
+    lines = [f"{door} " + " ".join(f"{s:.1f}" for s in
+                                   share + [0] * (count - len(share)))
+             for door, share in shares.items()]
+    bars = ", ".join(
+        f"{'$d' if i == 0 else chr(39) * 2} using {i + 2}"
+        f"{':xtic(1)' if i == 0 else ''} title '{'busiest' if i == 0 else 'quietest' if i == count - 1 else f'cook {i + 1}'}' "
+        f"fill pattern {i % 7 + 1} border -1 lc rgb '{COLOURS[i + 1]}'"
+        for i in range(count))
+    workers = done[0]["workers"]
+    gnuplot(svg_header(out, "doors-spread.svg", f"{workers} cooks, customers "
+                       "one after another: each cook's share, busiest "
+                       "first", PLOT_WIDTH, 560) +
+            datablock("d", lines) +
+            "set style data histograms\nset style histogram cluster "
+            "gap 1\nset key inside top center horizontal samplen 2\n"
+            # Room above the bars for the key: a cook may take them all.
+            "set ylabel 'customers let in (%)'\nset yrange [0:125]\n"
+            "set ytics 0,20,100\nset xrange [-0.6:2.6]\n"
+            f"plot {bars}\n")
+
+
 # Rows of "from to bottom top": boxxyerror wants a centre and the corners.
 BOX = "using (($1+$2)/2):(($3+$4)/2):1:2:3:4 with boxxyerror"
 
@@ -828,6 +995,8 @@ def plot(out, part, rows, steps):
                    "bytes per silent customer", logy=False)
     elif part == "timeline":
         plot_timelines(out, rows)
+    elif part == "doors":
+        plot_doors(out, rows)
 
 
 # ---------------------------------------------------------------- machine
@@ -866,7 +1035,7 @@ def shared_kernel(parts, earlier):
 
 
 PARTS = {"scaling": scaling, "throughput": throughput, "idle": idle,
-         "timeline": timeline}
+         "timeline": timeline, "doors": doors}
 
 
 def merged(earlier, rows):

@@ -407,6 +407,7 @@ def test_three_reloads_under_load_lose_nothing(start_server):
 HERD_LINE = re.compile(
     r"pizzeria: door (\w+): (\d+) wake-ups, (\d+) for nobody, (\d+) "
     r"customers, (\d+) cook context switches")
+SPREAD_LINE = re.compile(r"pizzeria: door \w+: customers per cook:((?: \d+)+)")
 
 
 def herd_of(start_server, door, customers=60, cooks=6):
@@ -424,8 +425,14 @@ def herd_of(start_server, door, customers=60, cooks=6):
     assert found, f"no report of the door: {server.stderr_text()!r}"
     name, wakeups, for_nobody, seen, switches = found.groups()
     assert name == door and int(seen) == customers, found.group(0)
+    spread = SPREAD_LINE.search(server.stderr_text())
+    assert spread, f"no customers per cook: {server.stderr_text()!r}"
+    per_cook = [int(n) for n in spread.group(1).split()]
+    # Every cook hired is listed, and every customer let in by one of them.
+    assert len(per_cook) == cooks and sum(per_cook) == customers, \
+        spread.group(0)
     return {"wakeups": int(wakeups), "for_nobody": int(for_nobody),
-            "switches": int(switches)}
+            "switches": int(switches), "per_cook": per_cook}
 
 
 def test_the_herd_one_door_wakes_every_cook(start_server):

@@ -44,6 +44,7 @@ struct kitchen {
     bool last_orders; /* the door is shut: stop when the last one leaves */
     uint32_t door_events;     /* EPOLLIN, and EPOLLEXCLUSIVE if asked */
     struct door_tally *tally; /* NULL, or where the door's wake-ups count */
+    atomic_ulong *let_in;     /* and where this cook's customers count */
 };
 // @end table
 
@@ -249,13 +250,15 @@ static void on_door(struct loop *loop, struct loop_watch *watch,
 static void on_door_counted(struct loop *loop, struct loop_watch *watch,
                             uint32_t events)
 {
-    unsigned long let_in = kitchen.door.customers;
+    unsigned long before = kitchen.door.customers;
     on_door(loop, watch, events);
+    unsigned long let_in = kitchen.door.customers - before;
+    atomic_fetch_add_explicit(kitchen.let_in, let_in, memory_order_relaxed);
     if (events == 0)
         return; /* another turn, not a wake-up */
     atomic_fetch_add_explicit(&kitchen.tally->wakeups, 1,
                               memory_order_relaxed);
-    if (kitchen.door.customers == let_in)
+    if (let_in == 0)
         atomic_fetch_add_explicit(&kitchen.tally->for_nobody, 1,
                                   memory_order_relaxed);
 }
@@ -305,9 +308,11 @@ void kitchen_loop_wake_one_cook(void)
     kitchen.door_events = EPOLLEXCLUSIVE;
 }
 
-void kitchen_loop_count_wakeups(struct door_tally *tally)
+void kitchen_loop_count_wakeups(struct door_tally *tally,
+                                atomic_ulong *let_in)
 {
     kitchen.tally = tally;
+    kitchen.let_in = let_in;
 }
 
 struct loop *kitchen_tablet(void)

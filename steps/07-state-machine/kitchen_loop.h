@@ -35,14 +35,16 @@ void kitchen_loop_close(void);
  * on the tablet with EPOLLEXCLUSIVE (kitchen_loop_wake_one_cook), when
  * epoll wakes one of them (or a few). kitchen_loop_count_wakeups counts,
  * in *tally, every time the door woke this cook and every time it woke
- * it for nobody: the wasted wake-ups.
+ * it for nobody: the wasted wake-ups; and in *let_in, how many customers
+ * this cook let in, to see how evenly the door spreads them.
  */
 struct door_tally {
     atomic_ulong wakeups;
     atomic_ulong for_nobody;
 };
 void kitchen_loop_wake_one_cook(void);
-void kitchen_loop_count_wakeups(struct door_tally *tally);
+void kitchen_loop_count_wakeups(struct door_tally *tally,
+                                atomic_ulong *let_in);
 
 /*
  * The tablet itself, for a step that watches one more thing on it (step

@@ -84,6 +84,7 @@ struct shared_kitchen {
     atomic_ulong customers;    /* every door's customer numbers */
     atomic_uint seats[COOK_SLOTS]; /* seated customers, per cook slot */
     struct door_tally tally; /* every cook's door wake-ups (--door) */
+    atomic_ulong let_in[COOK_SLOTS]; /* and customers, per cook slot */
 };
 // @end shared
 
@@ -166,7 +167,8 @@ static _Noreturn void work(unsigned slot, int door)
     if (master.options->doors == DOORS_EXCLUSIVE)
         kitchen_loop_wake_one_cook();
     if (master.options->door_given)
-        kitchen_loop_count_wakeups(&master.shared->tally);
+        kitchen_loop_count_wakeups(&master.shared->tally,
+                                   &master.shared->let_in[slot]);
     kitchen_loop_open(master.doors[door]);
     kitchen_loop_share(&master.shared->customers, master.shared->seats,
                        master.slots, slot);
@@ -432,6 +434,17 @@ static void report_the_herd(const struct options *options)
             atomic_load(&master.shared->tally.wakeups),
             atomic_load(&master.shared->tally.for_nobody),
             atomic_load(&master.shared->customers), cooks.ru_nvcsw);
+    /* How evenly the door spread them: the customers each cook let in
+     * (the first cooks' slots, and any later cook's a reload hired). */
+    unsigned shown = (unsigned)master.door_count;
+    for (unsigned slot = shown; slot < master.slots; slot++)
+        if (atomic_load(&master.shared->let_in[slot]) > 0)
+            shown = slot + 1;
+    fprintf(stderr, "pizzeria: door %s: customers per cook:",
+            names[options->doors]);
+    for (unsigned slot = 0; slot < shown; slot++)
+        fprintf(stderr, " %lu", atomic_load(&master.shared->let_in[slot]));
+    fputc('\n', stderr);
 }
 
 // @snippet master
