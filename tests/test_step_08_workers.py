@@ -11,7 +11,9 @@ refuses no one; closing time is clean.
 """
 import os
 import re
+import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -453,3 +455,95 @@ def test_the_herd_one_door_wakes_every_cook(start_server):
         (reuseport, shared)
     assert shared["switches"] - exclusive["switches"] > n, \
         (exclusive, shared)
+
+
+# ------------------------------------------------- nginx at the front door
+
+UPSTREAM_CONF = ROOT / "steps" / "08-workers" / "nginx-upstream.conf"
+
+
+def nginx_binary():
+    """Debian puts nginx in /usr/sbin, which a user's PATH may lack."""
+    found = shutil.which("nginx")
+    if found:
+        return found
+    return "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None
+
+
+@pytest.fixture
+def nginx_in_front(tmp_path):
+    """nginx, run with the chapter's nginx-upstream.conf as shipped, only
+    its three addresses moved to free ports: start(kitchen_ports) returns
+    the front door's port."""
+    nginx = nginx_binary()
+    if not nginx:
+        pytest.skip("nginx is not installed (Debian: apt-get install nginx)")
+    running = []
+
+    def start(kitchen_ports):
+        text = UPSTREAM_CONF.read_text()
+        front = free_port()
+        for shipped, port in (("listen 127.0.0.1:8080;", front),
+                              ("server 127.0.0.1:8081 ", kitchen_ports[0]),
+                              ("server 127.0.0.1:8082 ", kitchen_ports[1])):
+            assert text.count(shipped) == 1, f"{shipped} in {UPSTREAM_CONF}"
+            text = text.replace(shipped, re.sub(r":\d+", f":{port}",
+                                                shipped))
+        conf = tmp_path / "nginx.conf"
+        conf.write_text(text)
+        proc = subprocess.Popen([nginx, "-p", str(tmp_path), "-e", "stderr",
+                                 "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        running.append(proc)
+        if not pz.wait_until(lambda: client_connects(front), 5):
+            proc.kill()
+            pytest.fail("nginx did not open its door: "
+                        + proc.communicate()[1].decode(errors="replace"))
+        return front
+
+    yield start
+    for proc in running:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def client_connects(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_nginx_in_front_shares_orders_between_two_pizzerias(
+        start_server, nginx_in_front):
+    """The chapter's nginx-upstream.conf: orders through nginx's door go
+    to both kitchens in turn; with one kitchen closed, the other serves
+    every customer."""
+    kitchens = [start_server("--workers", "1", "--bake-ms", "0")
+                for _ in range(2)]
+    cooks = [set(wait_for_workers(k, 1)) for k in kitchens]
+    front = nginx_in_front([k.port for k in kitchens])
+    via = pz.Client("127.0.0.1", front)
+    served_by = []
+    for _ in range(10):
+        answer = via.order("margherita")
+        assert answer.status == 200, answer
+        cook = cook_pid(answer.json())
+        served_by.append(next(i for i, c in enumerate(cooks) if cook in c))
+    assert served_by.count(0) >= 3 and served_by.count(1) >= 3, served_by
+
+    kitchens[0].stop()
+    for _ in range(6):
+        answer = via.get("/menu")
+        assert answer.status == 200, answer
