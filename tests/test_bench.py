@@ -29,6 +29,11 @@ EXPECTED_COLUMNS = {
              "bytes_per_idle", "runs", "note"],
     "timeline": ["step", "conn", "cook", "accept_s", "oven_in_s",
                  "oven_out_s", "response_s", "close_s"],
+    "doors": ["door", "load", "workers", "customers", "failed",
+              "per_second", "p50_ms", "p99_ms", "max_ms", "wakeups",
+              "for_nobody", "switches", "switches_per_customer",
+              "per_cook", "busiest_share", "quietest_share", "stall_ms",
+              "note"],
 }
 TIMELINE_ORDERS = 10
 
@@ -66,6 +71,20 @@ def step_names():
     return [s.name for s in pz.steps()]
 
 
+def throughput_names():
+    """A step of worker processes is measured with one and with two, as
+    nginx is."""
+    for s in pz.steps():
+        if s.manifest["worker_processes"]:
+            yield from (f"{s.name}-1w", f"{s.name}-2w")
+        else:
+            yield s.name
+
+
+def worker_steps():
+    return [s.name for s in pz.steps() if s.manifest["worker_processes"]]
+
+
 def test_every_csv_has_its_columns(quick):
     for part, columns in EXPECTED_COLUMNS.items():
         header, rows = read(quick, part)
@@ -96,7 +115,7 @@ def test_throughput_measured_every_step_and_nginx(quick):
         assert rows[0]["note"].startswith("skipped"), rows
         pytest.skip("wrk is not installed: the CSV says so")
     servers = {r["server"] for r in rows if r.get("requests")}
-    assert set(step_names()) <= servers, servers
+    assert set(throughput_names()) <= servers, servers
     if nginx_installed():
         assert {"nginx-1w", "nginx-2w"} <= servers, servers
     for r in rows:
@@ -163,11 +182,35 @@ def test_timeline_has_ten_orders_per_step_with_a_cook(quick):
                 <= float(r["response_s"]), r
 
 
+def test_the_doors_of_a_kitchen_of_workers(quick):
+    """Every door, both loads, every customer let in by some worker; and
+    behind a door per worker, the customers hashed to a stopped worker
+    wait for it (a quarter of the stop is a wide margin: they wait for
+    all of it, less the moment the load generator takes to start)."""
+    _, rows = read(quick, "doors")
+    if not worker_steps():
+        assert rows == [], rows
+        return
+    seen = {(r["door"], r["load"]) for r in rows}
+    assert seen == {(d, load) for d in ("reuseport", "shared", "exclusive")
+                    for load in ("trickle", "stall")}, seen
+    for r in rows:
+        assert r["note"] == "ok" and int(r["failed"]) == 0, r
+        per_cook = [int(n) for n in r["per_cook"].split()]
+        assert len(per_cook) == int(r["workers"]), r
+        assert sum(per_cook) == int(r["customers"]), r
+    stalled = next(r for r in rows
+                   if r["door"] == "reuseport" and r["load"] == "stall")
+    assert float(stalled["max_ms"]) >= int(stalled["stall_ms"]) / 4, stalled
+
+
 def test_every_plot_drawn_and_the_machine_named(quick):
     plots = ["scaling-wall", "scaling-memory", "idle-latency", "idle-memory"]
     plots += [f"timeline-{name[:2]}" for name in step_names()]
     if shutil.which("wrk"):
         plots += ["throughput-rps", "throughput-cpu"]
+    if worker_steps():
+        plots.append("doors-spread")
     for name in plots:
         svg = (quick / f"{name}.svg").read_text()
         assert "<svg" in svg and "</svg>" in svg, name
