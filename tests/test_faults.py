@@ -36,12 +36,10 @@ import pytest
 
 import pizzeria as pz
 from pizzeria import FORM, assert_common_headers, assert_error
-from readiness import cpu_seconds
+from readiness import assert_not_spinning
 
 CUSTOMERS = 4           # regular customers per crowd, besides the odd ones
 CLIENT_TIMEOUT = 5.0    # any one read: a hang fails the test, not the suite
-IDLE_WINDOW = 1.0       # seconds of idleness watched for spinning
-MAX_IDLE_SHARE = 0.2    # of one core, over that window
 MENU_PRICE = 850        # margherita's, from the contract
 
 
@@ -356,23 +354,6 @@ def still_serves(server, step, tries=20):
 
 
 # ---------------------------------------------------------------- the kitchen
-
-def kitchen_cpu_seconds(server):
-    """The server's CPU time; for a step of worker processes, the master's
-    and every worker's (a worker that spins is the kitchen spinning)."""
-    pids = [server.pid]
-    if server.step.get("worker_processes"):
-        pids += [p for p, _ in pz.descendants(server.pid)]
-    return sum(cpu_seconds(p) for p in pids)
-
-
-def assert_not_spinning(server, what):
-    before = kitchen_cpu_seconds(server)
-    time.sleep(IDLE_WINDOW)
-    used = kitchen_cpu_seconds(server) - before
-    assert used < MAX_IDLE_SHARE * IDLE_WINDOW, (
-        f"{used:.2f} s of CPU in {IDLE_WINDOW} s {what}: spinning")
-
 
 def assert_no_leak(server, before):
     after = pz.wait_until(lambda: server.fd_count() <= before, timeout=3.0)
