@@ -43,7 +43,7 @@ asan-%:
 # _FORTIFY_SOURCE would send some to checked variants they do not wrap.
 FAULTS_C := $(CURDIR)/tests/faults/faults.c
 FAULTS_WRAPPED := accept accept4 malloc calloc realloc read recv write send \
-                  writev sendmsg epoll_ctl
+                  writev sendmsg epoll_ctl syscall
 
 faults: $(STEPS:%=faults-%)
 

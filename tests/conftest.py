@@ -5,7 +5,9 @@
                   module that sets STEP = "01-blocking" runs for that step
                   only (and is skipped while that step does not exist); one
                   that sets STEPS_WHERE = predicate, for the steps whose
-                  manifest the predicate accepts.
+                  manifest the predicate accepts. A completion step
+                  (io_uring) is skipped, with the reason, on a kernel that
+                  refuses io_uring.
     built         builds every step once per session (`make all`, or
                   `make asan`, `make faults` with PIZZERIA_BUILD=asan or
                   faults).
@@ -53,8 +55,17 @@ def pytest_generate_tests(metafunc):
     where = getattr(metafunc.module, "STEPS_WHERE", None)
     if where:
         found = [s for s in found if where(s)]
-    metafunc.parametrize("step", found, ids=[s.name for s in found],
+    metafunc.parametrize("step", [_param(s) for s in found],
+                         ids=[s.name for s in found],
                          indirect=True, scope="module")
+
+
+def _param(step):
+    """A step as a parameter: skipped, with the kernel's reason, when it is
+    a completion step (io_uring) and this kernel refuses io_uring."""
+    refused = step.get("completion") and pz.io_uring_refused()
+    marks = [pytest.mark.skip(reason=refused)] if refused else []
+    return pytest.param(step, marks=marks)
 
 
 @pytest.fixture(scope="session")
@@ -71,8 +82,8 @@ def step(request, built):
 def start_server(step, built):
     servers = []
 
-    def start(*flags, env=None):
-        server = pz.start(step, *flags, env=env)
+    def start(*flags, env=None, nofile=None):
+        server = pz.start(step, *flags, env=env, nofile=nofile)
         servers.append(server)
         return server
 

@@ -105,6 +105,10 @@ MANIFEST_FIELDS = {
     "order_numbers_shared": bool,
     "process_per_connection": bool,
     "worker_processes": bool,  # a master and --workers cook processes
+    # the cook hands the kernel whole jobs (io_uring) and is told when each
+    # is done: a kernel that refuses io_uring cannot run the step, whose
+    # tests are then skipped (io_uring_refused)
+    "completion": bool,
 }
 
 
@@ -223,6 +227,34 @@ def run(step, *flags, timeout=5.0, env=None):
         raise AssertionError(
             f"{step.name} {' '.join(map(str, flags))}: still running after "
             f"{timeout} s (stdout {e.stdout!r})") from None
+
+
+# ---------------------------------------------------------------- io_uring
+
+_io_uring_verdict = []
+
+
+def io_uring_refused():
+    """None if this kernel gives this process an io_uring; otherwise why
+    not, as a reason to skip a completion step's tests. Asked once, of the
+    kernel itself: io_uring_setup(2) for a ring of one entry, closed again.
+    A process the tests start inherits the same kernel, sysctl and seccomp
+    filter."""
+    if not _io_uring_verdict:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        params = ctypes.create_string_buffer(120)  # struct io_uring_params
+        fd = libc.syscall(425, 1, params)           # __NR_io_uring_setup
+        if fd >= 0:
+            os.close(fd)
+            _io_uring_verdict.append(None)
+        else:
+            error = ctypes.get_errno()
+            _io_uring_verdict.append(
+                f"this kernel refuses io_uring (io_uring_setup: "
+                f"{os.strerror(error)}); see `sysctl kernel.io_uring_disabled`"
+                f" and the container's seccomp filter")
+    return _io_uring_verdict[0]
 
 
 # ---------------------------------------------------------------- /proc
@@ -579,7 +611,7 @@ class Server:
     """A running step. Start it with start(); stop() checks how it ends."""
 
     def __init__(self, step, flags, env=None, ready_timeout=START_TIMEOUT,
-                 valgrind=VALGRIND):
+                 valgrind=VALGRIND, nofile=None):
         self.step = step
         self.flags = [str(f) for f in flags]
         if "--port" not in self.flags:
@@ -595,6 +627,9 @@ class Server:
         os.unlink(path)
         self.argv = ((VALGRIND_COMMAND if valgrind else [])
                      + [str(step.binary())] + self.flags)
+        if nofile is not None:  # the shell sets the limit, then is the server
+            self.argv = ["sh", "-c", f'ulimit -n {int(nofile)} && exec "$@"',
+                         "sh"] + self.argv
         self.proc = subprocess.Popen(
             self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=server_stderr, env=server_env(env),
@@ -757,11 +792,12 @@ class Server:
 
 
 def start(step, *flags, env=None, ready_timeout=START_TIMEOUT,
-          valgrind=VALGRIND):
+          valgrind=VALGRIND, nofile=None):
     """Start step with flags (--port 0 added unless given); a Server.
-    valgrind=True runs it under memcheck (see VALGRIND_COMMAND)."""
+    valgrind=True runs it under memcheck (see VALGRIND_COMMAND); nofile=N
+    starts it with a descriptor limit of N (soft and hard)."""
     return Server(step, flags, env=env, ready_timeout=ready_timeout,
-                  valgrind=valgrind)
+                  valgrind=valgrind, nofile=nofile)
 
 
 def settled_fd_count(server, timeout=2.0):

@@ -1,5 +1,6 @@
 """readiness.py - what the one-cook steps (04 select, 05 poll, 06 epoll,
-07 the event loop) promise alike, as checks that test_readiness.py runs
+07 the event loop, and 09's ring, which is told of completions instead of
+readiness) promise alike, as checks that test_readiness.py runs
 for each of them (and a step's own module may call with its own numbers).
 
 One cook (one process, one thread) with a tablet serves every table: no
@@ -14,8 +15,8 @@ silence, or arrive when the kitchen has run out of descriptors.
     never_reader_is_held_back(start_server)  backpressure, seen in the trace
     no_descriptor_leak_after_bursts(start_server)
     idle_timeout_closes_while_others_are_served(start_server)
-    out_of_descriptors(start_server)        EMFILE: no spin, no death
-    no_descriptor_to_spare(start_server)    not even the spare helps: the
+    out_of_descriptors(start_server, step)  EMFILE: no spin, no death
+    no_descriptor_to_spare(start_server, step)  not even the spare helps: the
                                             door shuts for a moment
     raise_fd_limit(needed)                  soft limit up to the hard one,
                                             or skip with the reason
@@ -396,14 +397,22 @@ def idle_timeout_closes_while_others_are_served(start_server, tmp_path):
         stalled.close()
 
 
-def out_of_descriptors(start_server, limit=64, customers=120):
+def out_of_descriptors(start_server, step, limit=64, customers=120):
     """The server may hold only `limit` descriptors and more customers come:
     those it cannot seat are told 503 (or at worst closed), it does not spin
     (little CPU over a second), does not die, and serves again once they
-    leave."""
-    server = start_server("--bake-ms", "0", "--idle-timeout-ms", "0")
+    leave.
+
+    A completion step (io_uring) is started under the limit: the kernel's
+    accept job takes the limit in force when the job is handed over, and
+    the door's job is handed over once, at opening (chapter 09)."""
+    if step.get("completion"):
+        server = start_server("--bake-ms", "0", "--idle-timeout-ms", "0",
+                              nofile=limit)
+    else:
+        server = start_server("--bake-ms", "0", "--idle-timeout-ms", "0")
+        resource.prlimit(server.pid, resource.RLIMIT_NOFILE, (limit, limit))
     assert server.fetch("GET", "/menu").status == 200
-    resource.prlimit(server.pid, resource.RLIMIT_NOFILE, (limit, limit))
     socks = open_silent(server, customers)
     try:
         time.sleep(0.5)
@@ -429,15 +438,33 @@ def out_of_descriptors(start_server, limit=64, customers=120):
     assert pz.wait_until(served, 5.0), "not serving again after they left"
 
 
-def no_descriptor_to_spare(start_server, customers=5):
+def door_past_the_kernel(start_server, step, limit=64):
+    """A server whose own accept4 minds the door, and no crowd; or for a
+    completion step, whose door is the kernel's accept job (which took the
+    descriptor limit when it was handed over), one started under `limit`
+    with a crowd of silent customers that used it up: the kernel's accept
+    has failed (EMFILE) and the cook minds the door himself, with accept4,
+    which heeds a limit lowered now."""
+    if not step.get("completion"):
+        server = start_server("--bake-ms", "0", "--idle-timeout-ms", "0")
+        assert server.fetch("GET", "/menu").status == 200
+        return server, []
+    server = start_server("--bake-ms", "0", "--idle-timeout-ms", "0",
+                          nofile=limit)
+    assert server.fetch("GET", "/menu").status == 200
+    crowd = open_silent(server, limit)
+    readable(crowd, 1.0)  # the last few are told 503: the door was walked
+    return server, crowd
+
+
+def no_descriptor_to_spare(start_server, step, customers=5):
     """The descriptor limit is lowered below what the kitchen already
     holds, so not even giving up the spare makes room: accept fails for
     every customer who comes. The door says "try later" and shuts for a
     moment each time, so the cook neither spins (little CPU over a second)
     nor dies; once the limit is raised again, the customers who waited in
     the queue are seated and served."""
-    server = start_server("--bake-ms", "0", "--idle-timeout-ms", "0")
-    assert server.fetch("GET", "/menu").status == 200
+    server, crowd = door_past_the_kernel(start_server, step)
     limits = resource.prlimit(server.pid, resource.RLIMIT_NOFILE)
     resource.prlimit(server.pid, resource.RLIMIT_NOFILE, (3, limits[1]))
     socks = []
@@ -451,6 +478,7 @@ def no_descriptor_to_spare(start_server, customers=5):
         # machine; one that waits only wakes when the door reopens.
         assert busy < 0.5, f"busy {busy:.2f} s of 1 s: spinning"
         assert server.alive()
+        close_all(crowd)
         resource.prlimit(server.pid, resource.RLIMIT_NOFILE, limits)
         for s in socks:
             s.settimeout(5.0)

@@ -1,5 +1,5 @@
 """Steps 04 to 07: one cook with a tablet (select, poll, epoll, the event
-loop). What they promise alike, as a client can see it: one process with
+loop), and step 09, one cook with a ring (io_uring). What they promise alike, as a client can see it: one process with
 one thread serves everyone at once; orders bake side by side; no customer
 (slow, silent, never reading) holds up another; a full house of silent
 customers costs the others little; the kitchen survives running out of
@@ -50,13 +50,13 @@ def test_idle_timeout_closes_while_others_are_served(start_server, tmp_path):
                                                           tmp_path)
 
 
-def test_out_of_descriptors_sheds_and_carries_on(start_server):
-    readiness.out_of_descriptors(start_server)
+def test_out_of_descriptors_sheds_and_carries_on(step, start_server):
+    readiness.out_of_descriptors(start_server, step)
 
 
 def test_with_no_descriptor_to_spare_the_door_shuts_for_a_moment(
-        start_server):
-    readiness.no_descriptor_to_spare(start_server)
+        step, start_server):
+    readiness.no_descriptor_to_spare(start_server, step)
 
 
 def test_pipelined_orders_bake_in_turn_and_the_cook_rests(start_server):

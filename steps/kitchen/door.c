@@ -44,6 +44,21 @@ void door_close(struct door *door)
     door->fd = door->spare_fd = -1;
 }
 
+/* Number the customer on fd, who came in from peer. */
+static void number(struct door *door, int fd,
+                   const struct sockaddr_storage *peer,
+                   struct customer *customer)
+{
+    customer->fd = fd;
+    unsigned long let_in = ++door->customers;
+    customer->number = door->shared_customers
+                           ? atomic_fetch_add(door->shared_customers, 1) + 1
+                           : let_in;
+    customer->before_close = NULL;
+    net_peer_name(peer, customer->peer, sizeof customer->peer);
+    trace_event(customer->number, "accept", "%s", customer->peer);
+}
+
 static int accept_one(struct door *door, struct customer *customer)
 {
     struct sockaddr_storage peer;
@@ -52,15 +67,18 @@ static int accept_one(struct door *door, struct customer *customer)
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0)
         return -1;
-    customer->fd = fd;
-    unsigned long let_in = ++door->customers;
-    customer->number = door->shared_customers
-                           ? atomic_fetch_add(door->shared_customers, 1) + 1
-                           : let_in;
-    customer->before_close = NULL;
-    net_peer_name(&peer, customer->peer, sizeof customer->peer);
-    trace_event(customer->number, "accept", "%s", customer->peer);
+    number(door, fd, &peer, customer);
     return fd;
+}
+
+void door_let_in(struct door *door, int fd, struct customer *customer)
+{
+    struct sockaddr_storage peer = {.ss_family = AF_UNSPEC};
+    socklen_t peer_len = sizeof peer;
+    if (trace_enabled) /* the address is for the trace only: ask for it
+                          only when there is one */
+        getpeername(fd, (struct sockaddr *)&peer, &peer_len);
+    number(door, fd, &peer, customer);
 }
 
 // @snippet out-of-descriptors

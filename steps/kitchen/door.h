@@ -59,6 +59,12 @@ void door_close(struct door *door);
 enum door_news door_accept(struct door *door, struct customer *customer);
 
 /*
+ * A customer whom someone else let in on fd (step 09: the kernel, on the
+ * cook's behalf): number them as door_accept would have.
+ */
+void door_let_in(struct door *door, int fd, struct customer *customer);
+
+/*
  * 0 while the door is open; otherwise the moment to watch it again, which
  * the loop must wake up for. Past that moment the door is open again.
  */

@@ -111,6 +111,28 @@ static void give_back_ticket(struct conn *c)
     }
 }
 
+/* ---------------------------------------------------------------- the wire */
+
+/* The socket's own calls, or the wire's when the visit has one (step 09). */
+static ssize_t socket_recv(struct conn *c, void *into, size_t len)
+{
+    return c->wire ? c->wire->recv(c, into, len) : recv(c->fd, into, len, 0);
+}
+
+static ssize_t socket_send(struct conn *c, const void *from, size_t len)
+{
+    return c->wire ? c->wire->send(c, from, len)
+                   : send(c->fd, from, len, MSG_NOSIGNAL);
+}
+
+static void socket_close(struct conn *c)
+{
+    if (c->wire)
+        c->wire->close(c);
+    else
+        close(c->fd);
+}
+
 static long long idle_deadline(long long now_us)
 {
     int idle_ms = kitchen_options()->idle_timeout_ms;
@@ -145,7 +167,7 @@ static void enter(struct conn *c, enum conn_state next)
         c->deadline_us = now + LINGER_US;
         break;
     case CONN_CLOSED:
-        close(c->fd);
+        socket_close(c);
         c->deadline_us = 0;
         trace_event(c->number, "close", NULL);
         break;
@@ -246,8 +268,8 @@ static void answered(struct conn *c)
  */
 static bool write_some(struct conn *c)
 {
-    ssize_t n = send(c->fd, c->out + c->out_sent,
-                     c->out_len - c->out_sent, MSG_NOSIGNAL);
+    ssize_t n = socket_send(c, c->out + c->out_sent,
+                            c->out_len - c->out_sent);
     if (n < 0) {
         if (errno == EINTR)
             return true;
@@ -292,8 +314,8 @@ static bool receive(struct conn *c)
         enter(c, CONN_CLOSED); /* refuses anything longer first */
         return false;
     }
-    ssize_t n = recv(c->fd, bytes + c->in_end,
-                     REQUEST_BUFFER_SIZE - c->in_end, 0);
+    ssize_t n = socket_recv(c, bytes + c->in_end,
+                            REQUEST_BUFFER_SIZE - c->in_end);
     if (n > 0) {
         c->in_end += (uint32_t)n;
         return true;
@@ -403,7 +425,7 @@ static bool read_some(struct conn *c)
 static bool drain_some(struct conn *c)
 {
     char sink[4096];
-    ssize_t n = recv(c->fd, sink, sizeof sink, 0);
+    ssize_t n = socket_recv(c, sink, sizeof sink);
     if (n > 0) {
         c->drained += (uint32_t)n;
         if (c->drained >= LINGER_BYTES)
@@ -590,6 +612,11 @@ void conn_init(struct conn *c, const struct customer *customer,
                struct conn_lender *lender)
 {
     start_visit(c, customer, lender);
+}
+
+void conn_use_wire(struct conn *c, struct conn_wire *wire)
+{
+    c->wire = wire;
 }
 
 void conn_finish(struct conn *c)

@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h> /* ssize_t */
 
 #include "door.h" /* struct customer, as the door lets them in */
 #include "kitchen.h"
@@ -49,6 +50,7 @@ enum conn_interest {
 
 struct conn_input;  /* the parser and the request's bytes */
 struct conn_lender; /* where the buffers come from, when lent */
+struct conn_wire;   /* who carries the bytes, when not the cook himself */
 
 // @snippet conn
 struct conn {
@@ -82,6 +84,9 @@ struct conn {
      * until it ends. Otherwise they are borrowed from the lender only
      * while the visit needs them (see conn_init). */
     struct conn_lender *lender;
+    /* NULL: the cook calls recv, send and close on the socket himself.
+     * Otherwise they go through the wire (see conn_use_wire). */
+    struct conn_wire *wire;
 };
 // @end conn
 
@@ -143,6 +148,26 @@ void conn_init(struct conn *conn, const struct customer *customer,
                struct conn_lender *lender);
 void conn_finish(struct conn *conn);
 // @end conn-lender
+
+// @snippet conn-wire
+/*
+ * Who carries the bytes. A cook with a tablet (steps 04 to 08) calls recv,
+ * send and close on the socket himself, when the tablet says they will not
+ * wait. A cook who hands whole jobs to the kernel instead (step 09) gives
+ * the visit a wire: the same three calls, answered from the jobs' results.
+ * recv and send return what the socket calls would, and -1 with EAGAIN
+ * for "not yet": the visit then waits, as it waits for a tablet, until the
+ * wire's owner moves it on (conn_move) when the kernel says a job is done.
+ */
+struct conn_wire {
+    ssize_t (*recv)(struct conn *conn, void *into, size_t len);
+    ssize_t (*send)(struct conn *conn, const void *from, size_t len);
+    void (*close)(struct conn *conn); /* the descriptor, and what is on it */
+};
+
+/* After conn_init: from now on this visit's bytes go through wire. */
+void conn_use_wire(struct conn *conn, struct conn_wire *wire);
+// @end conn-wire
 
 // @snippet conn-move
 /*

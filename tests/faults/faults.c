@@ -41,6 +41,8 @@
  *     write      write, send, writev,      EINTR EAGAIN ECONNRESET EPIPE
  *                sendmsg on a socket       short
  *     epoll_ctl  EPOLL_CTL_ADD and MOD     ENOMEM ENOSPC
+ *     io_uring_enter  syscall(SYS_io_uring_enter): EINTR EBUSY (step 09:
+ *                the jobs are then not handed over, and wait for the next)
  *
  * "short" passes the call through with a length of one byte: a short read
  * or write, as a congested network gives. An injected failure happens
@@ -67,7 +69,9 @@
  * When: faults are off while the server opens (options, kitchen_open, the
  * listening socket, the tablet): a kitchen that cannot open may simply
  * exit, and that is no test of how it serves. They are armed by the first
- * call to accept, which can itself fail, and stay armed.
+ * call to accept, which can itself fail, and stay armed; in a kitchen
+ * whose accepts are the kernel's (step 09, io_uring), by the first
+ * io_uring_enter.
  *
  * At exit (the server's own, not a forked cook's _exit) one line per entry
  * says how often it struck, on stderr, for the tests to check that the
@@ -95,17 +99,20 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <stdarg.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 _Static_assert(ATOMIC_LONG_LOCK_FREE == 2 && ATOMIC_BOOL_LOCK_FREE == 2,
                "the wrappers run in signal handlers: atomics must not lock");
 
-enum call { ACCEPT, MALLOC, READ, WRITE, EPOLL_CTL };
+enum call { ACCEPT, MALLOC, READ, WRITE, EPOLL_CTL, URING_ENTER };
 
 static const char *const call_names[] = {
     [ACCEPT] = "accept", [MALLOC] = "malloc", [READ] = "read",
     [WRITE] = "write",   [EPOLL_CTL] = "epoll_ctl",
+    [URING_ENTER] = "io_uring_enter",
 };
 
 enum { SHORT = -1 }; /* a failure that is not an errno: one byte at a time */
@@ -122,7 +129,8 @@ static const struct {
     {"EPROTO", EPROTO, 1 << ACCEPT},
     {"ENOMEM", ENOMEM, 1 << ACCEPT | 1 << MALLOC | 1 << EPOLL_CTL},
     {"ENOSPC", ENOSPC, 1 << EPOLL_CTL},
-    {"EINTR", EINTR, 1 << ACCEPT | 1 << READ | 1 << WRITE},
+    {"EINTR", EINTR, 1 << ACCEPT | 1 << READ | 1 << WRITE | 1 << URING_ENTER},
+    {"EBUSY", EBUSY, 1 << URING_ENTER},
     {"EAGAIN", EAGAIN, 1 << READ | 1 << WRITE},
     {"ECONNRESET", ECONNRESET, 1 << READ | 1 << WRITE},
     {"EPIPE", EPIPE, 1 << WRITE},
@@ -199,8 +207,8 @@ static void parse_entry(char *entry)
         if (strcmp(entry, call_names[call]) == 0)
             break;
     if (call == sizeof call_names / sizeof *call_names)
-        bad_setting(whole, "CALL is accept, malloc, read, write or "
-                           "epoll_ctl");
+        bad_setting(whole, "CALL is accept, malloc, read, write, "
+                           "epoll_ctl or io_uring_enter");
     f->call = (enum call)call;
 
     f->every = 1;
@@ -354,6 +362,27 @@ int __wrap_accept4(int fd, struct sockaddr *peer, socklen_t *peer_len,
     arm();
     int failure = fault_for(ACCEPT, 0);
     return failure ? fail(failure) : __real_accept4(fd, peer, peer_len, flags);
+}
+
+/* io_uring has no libc wrapper: step 09 makes its calls with syscall(2),
+ * whose arguments are all longs. */
+long __real_syscall(long number, ...);
+
+long __wrap_syscall(long number, ...)
+{
+    va_list ap;
+    va_start(ap, number);
+    long a[6];
+    for (int i = 0; i < 6; i++)
+        a[i] = va_arg(ap, long);
+    va_end(ap);
+    if (number == SYS_io_uring_enter) {
+        arm();
+        int failure = fault_for(URING_ENTER, 0);
+        if (failure)
+            return fail(failure);
+    }
+    return __real_syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
 /* ---------------------------------------------------------------- memory */
