@@ -138,9 +138,11 @@ enum door_news door_accept(struct door *door, struct customer *customer)
 }
 // @end door-accept
 
+// @snippet reopens
 long long door_reopens_at(struct door *door, long long now_us)
 {
     if (door->shut_until_us != 0 && now_us >= door->shut_until_us)
         door->shut_until_us = 0;
     return door->shut_until_us;
 }
+// @end reopens

@@ -30,11 +30,13 @@
 #include "blocking_cook.h" /* struct customer: fd, number, peer */
 
 // @snippet door-api
+// @snippet door-news
 enum door_news {
     DOOR_SEATED,    /* *customer is filled in */
     DOOR_EMPTY,     /* nobody waiting */
     DOOR_TRY_LATER, /* someone waits; the door is shut for a moment */
 };
+// @end door-news
 
 struct door {
     int fd;

@@ -133,11 +133,13 @@ static void socket_close(struct conn *c)
         close(c->fd);
 }
 
+// @snippet idle-deadline
 static long long idle_deadline(long long now_us)
 {
     int idle_ms = kitchen_options()->idle_timeout_ms;
     return idle_ms > 0 ? now_us + idle_ms * 1000LL : 0;
 }
+// @end idle-deadline
 
 // @snippet enter
 /*
@@ -230,6 +232,7 @@ static void log_answer(const struct conn *c,
                c->out_len, (monotonic_us() - c->received_us) / 1000.0);
 }
 
+// @snippet answered
 /* The whole answer is out: log it, and go on with the visit or end it. */
 static void answered(struct conn *c)
 {
@@ -260,6 +263,7 @@ static void answered(struct conn *c)
     c->request_deadline_us = idle_deadline(monotonic_us());
     enter(c, CONN_READING);
 }
+// @end answered
 
 // @snippet write-some
 /*
@@ -483,6 +487,7 @@ static void advance(struct conn *c)
 }
 // @end advance
 
+// @snippet events
 void conn_readable(struct conn *c)
 {
     if (c->state == CONN_READING || c->state == CONN_LINGERING)
@@ -501,6 +506,7 @@ void conn_hangup(struct conn *c)
     if (c->state != CONN_CLOSED)
         enter(c, CONN_CLOSED);
 }
+// @end events
 
 // @snippet oven-out
 /* The order's time is up: the receipt is the answer. */
@@ -542,6 +548,7 @@ void conn_timers_due(struct conn *c, long long now_us)
 }
 // @end timers-due
 
+// @snippet interest
 enum conn_interest conn_interest(const struct conn *c)
 {
     switch (c->state) {
@@ -566,6 +573,7 @@ bool conn_closed(const struct conn *c)
 {
     return c->state == CONN_CLOSED;
 }
+// @end interest
 
 // @snippet conn-open
 static void start_visit(struct conn *c, const struct customer *customer,

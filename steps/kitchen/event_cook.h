@@ -39,14 +39,16 @@ enum conn_state {
     CONN_LINGERING, /* we said "close": half-closed, draining what is left */
     CONN_CLOSED,    /* the descriptor is closed: free it */
 };
+// @end conn-states
 
+// @snippet conn-interest
 /* What a connection wants the tablet to watch for. */
 enum conn_interest {
     WANT_NOTHING = 0, /* the oven, or closed: only the clock can wake it */
     WANT_READ = 1,
     WANT_WRITE = 2,
 };
-// @end conn-states
+// @end conn-interest
 
 struct conn_input;  /* the parser and the request's bytes */
 struct conn_lender; /* where the buffers come from, when lent */
