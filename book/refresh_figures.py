@@ -18,11 +18,11 @@ It formats exactly as the filter does; tests/test_book.py holds the two
 to agreement.
 """
 import argparse
-import csv
-import json
 import re
 import sys
 from pathlib import Path
+
+import measured
 
 ROOT = Path(__file__).resolve().parent.parent
 SPAN = re.compile(r"\[([^\[\]]*)\]\{\.measured(\s[^{}]*)\}")
@@ -31,22 +31,16 @@ OWN = {"csv", "column", "divide", "json", "key"}
 
 
 class Figures:
-    def __init__(self, folder):
-        self.folder = Path(folder)
-        self.tables = {}
+    """The benchmark's files, read as the filter reads them (measured.py)."""
 
-    def rows(self, name):
-        if name not in self.tables:
-            with open(self.folder / f"{name}.csv", newline="") as f:
-                self.tables[name] = list(csv.DictReader(f))
-        return self.tables[name]
+    def __init__(self, folder):
+        self.data = measured.figures(folder)
 
     def value(self, attrs):
         if "json" in attrs:
-            data = json.loads((self.folder / f"{attrs['json']}.json").read_text())
-            return str(data[attrs["key"]])
+            return self.data["json"][attrs["json"]][attrs["key"]]
         wanted = {k: v for k, v in attrs.items() if k not in OWN}
-        found = [row for row in self.rows(attrs["csv"])
+        found = [row for row in self.data["csv"][attrs["csv"]]["rows"]
                  if all(row.get(k) == v for k, v in wanted.items())]
         if len(found) != 1:
             raise LookupError(f"{len(found)} rows of {attrs['csv']}.csv match {wanted}")

@@ -762,6 +762,57 @@ def test_a_measured_figure_that_cannot_be_found_stops_the_book(tmp_path, span, m
     assert message in r.stderr and "01-x.md" in r.stderr
 
 
+@needs_pandoc
+def test_measured_figures_are_read_with_real_parsers(tmp_path):
+    """A quoted CSV field may hold a comma, a quote and a line break, and a
+    JSON string escapes: both come out as written (book/measured.py reads
+    them with Python's csv and json)."""
+    figures = tmp_path / "bench"
+    figures.mkdir()
+    (figures / "speed.csv").write_text(
+        'server,note,per_s\n'
+        'a,"slow, then ""fast""\nat last",1\n'
+        'b,ok,2\n')
+    (figures / "machine.json").write_text(json.dumps(
+        {"cpu": 'A "quoted" CPU \u00fc', "quick": False, "sizes": {"cpu": "no"}}, indent=1))
+    ch = chapter(tmp_path, "01-x.md",
+                 '# X\n\n[x]{.measured csv="speed" server="a" column="note"}'
+                 ' [2]{.measured csv="speed" server="b" column="per_s"}'
+                 ' [x]{.measured json="machine" key="cpu"}'
+                 ' [false]{.measured json="machine" key="quick"}\n')
+    r = subprocess.run(
+        ["pandoc", "--from=markdown", f"--metadata=pizzeria-root:{ROOT}",
+         f"--metadata=pizzeria-bench:{figures}", f"--lua-filter={FILTER}",
+         "--to=json", str(ch)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert measured_texts(json.loads(r.stdout)) == [
+        'slow, then "fast"\nat last', "2", 'A "quoted" CPU \u00fc', "false"]
+
+
+@needs_pandoc
+def test_the_book_build_hands_the_filter_the_figures_read_once(tmp_path):
+    """book/Makefile runs book/measured.py before pandoc and names its
+    output with pizzeria-measured: the filter reads that, not the folder."""
+    figures = sample_figures(tmp_path / "bench")
+    table = tmp_path / "measured.lua"
+    r = subprocess.run([sys.executable, str(BOOK / "measured.py"), "--figures", str(figures),
+                        "--output", str(table)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    shutil.rmtree(figures)
+    ch = chapter(tmp_path, "01-x.md",
+                 '# X\n\n[2]{.measured csv="speed" server="b" request="POST /" column="per_s"'
+                 ' divide="0.25"} [Some CPU]{.measured json="machine" key="cpu"}\n')
+    r = subprocess.run(
+        ["pandoc", "--from=markdown", f"--metadata=pizzeria-root:{ROOT}",
+         f"--metadata=pizzeria-bench:{figures}", f"--metadata=pizzeria-measured:{table}",
+         f"--lua-filter={FILTER}", "--to=json", str(ch)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert measured_texts(json.loads(r.stdout)) == ["2", "Some CPU"]
+    makefile = (BOOK / "Makefile").read_text()
+    assert "--metadata=pizzeria-measured:" in makefile and "measured.py" in makefile
+
+
 def figures_are_the_committed_ones():
     r = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--",
                         str(BENCH_FIGURES)], capture_output=True, text=True)

@@ -49,9 +49,23 @@ def run_check(copy, name):
         timeout=300, env=env)
 
 
+def wrong_answers(name):
+    """The patches beside solution.patch: answers a reader might well
+    write (07-call-the-supplier's blocking.patch: the call made inside the
+    loop) that the check must turn down."""
+    return sorted(p for p in (EXERCISES / name).glob("*.patch")
+                  if p.name != "solution.patch")
+
+
+def apply(copy, patch):
+    return subprocess.run(["git", "apply", "-p1", str(patch)], cwd=copy,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True)
+
+
 def prove(name, workdir):
-    """Fail before, pass after, in a copy of the repository; a message
-    saying what went wrong, or None."""
+    """Fail before, fail with each wrong answer, pass after, in a copy of
+    the repository; a message saying what went wrong, or None."""
     copy = Path(workdir) / "repo"
     copy_repository(copy)
 
@@ -60,10 +74,22 @@ def prove(name, workdir):
         return (f"{name}: the check must FAIL on the code as shipped "
                 f"(pytest exit 1), got {before.returncode}:\n{before.stdout}")
 
+    for wrong in wrong_answers(name):
+        applied = apply(copy, wrong)
+        if applied.returncode != 0:
+            return f"{name}: {wrong.name} does not apply:\n{applied.stdout}"
+        with_it = run_check(copy, name)
+        if with_it.returncode != 1:
+            return (f"{name}: the check must FAIL with {wrong.name} "
+                    f"(pytest exit 1), got {with_it.returncode}:\n{with_it.stdout}")
+        undone = subprocess.run(["git", "apply", "-R", "-p1", str(wrong)], cwd=copy,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)
+        if undone.returncode != 0:
+            return f"{name}: {wrong.name} does not come off again:\n{undone.stdout}"
+
     patch = EXERCISES / name / "solution.patch"
-    applied = subprocess.run(["git", "apply", "-p1", str(patch)], cwd=copy,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             text=True)
+    applied = apply(copy, patch)
     if applied.returncode != 0:
         return f"{name}: the solution does not apply:\n{applied.stdout}"
 
@@ -146,3 +172,20 @@ def test_every_exercise_named_in_a_chapter_exists():
         for name in re.findall(r"make exercise EX=([\w-]+)", chapter.read_text()):
             assert (EXERCISES / name / "check.py").is_file(), (
                 f"{chapter.name} names exercise {name}, which has no check")
+
+
+def test_a_chapter_quotes_an_exercise_patch_as_it_is():
+    """A chapter may show a few lines of an exercise's patch (chapter 07
+    shows the call made inside the loop, from blocking.patch) in a plain
+    diff block, after naming the patch: every line shown is in it."""
+    quote = re.compile(r"`chapters/exercises/([\w-]+/[\w-]+\.patch)`"
+                       r"(?:(?!```).){0,400}?\n```diff\n(.*?)\n```", re.S)
+    quoted = 0
+    for chapter in CHAPTERS.glob("*.md"):
+        for patch, block in quote.findall(chapter.read_text()):
+            lines = set((EXERCISES / patch).read_text().splitlines())
+            for line in block.splitlines():
+                assert line in lines, (
+                    f"{chapter.name} quotes a line {patch} does not have: {line!r}")
+            quoted += 1
+    assert quoted >= 1

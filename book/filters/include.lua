@@ -28,6 +28,8 @@ Metadata read by the filter (pass with -M on the command line):
   pizzeria-bench    where the benchmark's CSV and JSON files are, for
                     [text]{.measured ...} spans (see "Measured figures").
                     Default: <root>/book/figures/bench.
+  pizzeria-measured those files as book/measured.py writes them for the
+                    filter. Default: the filter runs book/measured.py.
 
 Every problem with an include is an error(): pandoc stops and exits non-zero,
 naming the chapter, the block, the file and the snippet.
@@ -765,64 +767,49 @@ end
 -- output (book/refresh_figures.py rewrites the texts after a new run).
 
 local BENCH           -- directory of the benchmark's CSV and JSON files
-local tables = {}     -- csv name -> {header = {...}, rows = {{...}, ...}}
+local MEASURED_FILE   -- book/measured.py's output, if book/Makefile wrote it
+local measured        -- that table: {csv = {name = {header=, rows=}}, json = {...}}
 
-local function csv_fields(line)
-  local fields, field, quoted, i = {}, {}, false, 1
-  while i <= #line do
-    local c = line:sub(i, i)
-    if quoted then
-      if c == '"' and line:sub(i + 1, i + 1) == '"' then
-        table.insert(field, '"'); i = i + 1
-      elseif c == '"' then
-        quoted = false
-      else
-        table.insert(field, c)
-      end
-    elseif c == '"' then
-      quoted = true
-    elseif c == "," then
-      table.insert(fields, table.concat(field)); field = {}
-    else
-      table.insert(field, c)
+-- The CSV and JSON files are read by book/measured.py, with Python's own
+-- parsers, into a Lua table (its comment shows the shape). book/Makefile
+-- writes it before pandoc starts; run by hand, the filter runs it here.
+local function load_measured()
+  if measured then return measured end
+  local text, origin
+  if MEASURED_FILE then
+    text, origin = read_file(MEASURED_FILE), MEASURED_FILE
+    if not text then fail("cannot read " .. MEASURED_FILE .. " (book/measured.py writes it)") end
+  else
+    local script = pandoc.path.join({ROOT, "book", "measured.py"})
+    local ok, out = pcall(pandoc.pipe, "python3", {script, "--figures", BENCH}, "")
+    if not ok then
+      fail("book/measured.py failed on " .. shown(BENCH) .. ": " ..
+        (type(out) == "table" and ("exit " .. tostring(out.error_code)) or tostring(out)))
     end
-    i = i + 1
+    text, origin = out, script
   end
-  table.insert(fields, table.concat(field))
-  return fields
+  local chunk, problem = load(text, "=" .. origin, "t", {})
+  if not chunk then fail(origin .. ": " .. problem) end
+  measured = chunk()
+  return measured
 end
 
 local function bench_table(label, name)
-  if tables[name] then return tables[name] end
-  local path = pandoc.path.join({BENCH, name .. ".csv"})
-  local text = read_file(path)
-  if not text then fail(label .. ": no measured figures at " .. shown(path)) end
-  local lines = {}
-  for _, line in ipairs(split_lines(text)) do
-    line = line:gsub("\r$", "")
-    if line ~= "" then table.insert(lines, line) end
+  local t = load_measured().csv[name]
+  if not t then
+    fail(label .. ": no measured figures at " ..
+      shown(pandoc.path.join({BENCH, name .. ".csv"})))
   end
-  local t = {header = csv_fields(lines[1] or ""), rows = {}}
-  for i = 2, #lines do
-    local fields, row = csv_fields(lines[i]), {}
-    for j, column in ipairs(t.header) do row[column] = fields[j] or "" end
-    table.insert(t.rows, row)
-  end
-  tables[name] = t
   return t
 end
 
--- machine.json is written by json.dump with one-space indents: its top-level
--- strings and numbers are the lines indented by exactly one space.
 local function json_value(label, name, key)
-  local path = pandoc.path.join({BENCH, name .. ".json"})
-  local text = read_file(path)
-  if not text then fail(label .. ": no measured figures at " .. shown(path)) end
-  for _, line in ipairs(split_lines(text)) do
-    local k, v = line:match('^ "([^"]+)": "?(.-)"?,?$')
-    if k == key then return v end
-  end
-  fail(label .. ": " .. shown(path) .. " has no top-level key " .. key)
+  local path = shown(pandoc.path.join({BENCH, name .. ".json"}))
+  local record = load_measured().json[name]
+  if not record then fail(label .. ": no measured figures at " .. path) end
+  local value = record[key]
+  if value == nil then fail(label .. ": " .. path .. " has no top-level key " .. key) end
+  return value
 end
 
 local function with_commas(digits)
@@ -1235,6 +1222,8 @@ local function Pandoc(doc)
     or pandoc.path.join({ROOT, "book", "out", "figures"})))
   BENCH = tidy(absolute(meta_path(doc.meta, "pizzeria-bench")
     or pandoc.path.join({ROOT, "book", "figures", "bench"})))
+  MEASURED_FILE = meta_path(doc.meta, "pizzeria-measured")
+  MEASURED_FILE = MEASURED_FILE and tidy(absolute(MEASURED_FILE))
 
   -- One entry per input file. With several files, pandoc has already glued
   -- them together, so read each again on its own: that gives each chapter
