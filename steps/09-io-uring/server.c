@@ -26,6 +26,7 @@
  * step 07's shelf (shelf.c). What a customer's table holds is below.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,7 @@ enum job {
     JOB_ERRAND,   /* a cancel, a close, a timer moved: only counted */
     JOB_DOOR,     /* the door's multishot accept */
     JOB_DOOR_TIMER, /* the door shut for a moment reopens */
+    JOB_DOOR_WATCH, /* someone is at the door (a poll, when short-handed) */
     JOB_BELL,     /* SIGTERM or SIGINT, read from a signalfd */
     JOB_KINDS,
 };
@@ -536,22 +538,44 @@ static void arm_door(void)
 }
 
 /*
+ * Short of descriptors, the door cannot be handed to the kernel: an
+ * accept job takes its descriptor before it looks at the queue, so with
+ * every descriptor in use and nobody waiting it would fail at once, be
+ * handed over again, fail again, and the cook would spin. Until a walk to
+ * the door seats someone, the cook only watches it (a poll job: readiness,
+ * as steps 04 to 08 watch it) and walks there himself when someone comes.
+ */
+static void watch_the_door(void)
+{
+    struct io_uring_sqe *sqe = job(NULL, JOB_DOOR_WATCH);
+    sqe->opcode = IORING_OP_POLL_ADD;
+    sqe->fd = kitchen.door.fd;
+    sqe->poll32_events = POLLIN;
+}
+
+/*
  * The multishot accept stopped on an error (most often EMFILE: no
  * descriptor for the next customer). The cook goes to the door himself,
  * as steps 04 to 08 do, with the spare descriptor for shedding (door.c),
- * until nobody is waiting; then the kernel minds the door again. If the
- * door shuts for a moment, a timer job reopens it.
+ * until nobody is waiting; then the kernel minds the door again if he
+ * could seat someone, and he watches it if not. If the door shuts for a
+ * moment, a timer job reopens it.
  */
 static void walk_to_the_door(void)
 {
     struct customer customer;
+    bool seated_any = false;
     for (int seated = 0; seated < SEATS_PER_TURN; seated++) {
         switch (door_accept(&kitchen.door, &customer)) {
         case DOOR_SEATED:
             seat(&customer);
+            seated_any = true;
             continue;
         case DOOR_EMPTY:
-            arm_door();
+            if (seated_any)
+                arm_door();
+            else
+                watch_the_door(); /* still short: wait for a customer */
             return;
         case DOOR_TRY_LATER: {
             long long at = door_reopens_at(&kitchen.door, monotonic_us());
@@ -648,6 +672,7 @@ static void on_any_result(uint64_t user_data, int res, unsigned flags)
         on_door(res, flags);
         return;
     case JOB_DOOR_TIMER:
+    case JOB_DOOR_WATCH:
         if (kitchen.open)
             walk_to_the_door();
         return;
