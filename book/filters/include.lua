@@ -666,10 +666,23 @@ local function stepdiffs_block(chapter, el)
   return pandoc.Div(out, pandoc.Attr("", {"stepdiffs"}))
 end
 
+-- The step steps[i] grows from: the latest earlier step whose files its
+-- Makefile links (steps 09 and 10 run step 07's machinery, not step
+-- 08's workers), or else the one before it.
+local function grows_from(steps, i)
+  local makefile = read_file(ROOT .. "/steps/" .. steps[i] .. "/Makefile") or ""
+  local base
+  for linked in makefile:gmatch("%.%./(%d%d%-[%w%-]+)") do
+    if linked < steps[i] and (not base or linked > base) then base = linked end
+  end
+  return base or steps[i - 1]
+end
+
 -- The diffs appendix: ```{.wholediffs}``` becomes, for every step from the
 -- second on, a section #diff-NN-name holding the whole diff of its
--- server.c against the previous step's, which its chapter links to
--- ([...](appendix-diffs.md#diff-NN-name)) instead of showing it.
+-- server.c against the server.c of the step it grows from (grows_from),
+-- which its chapter links to ([...](appendix-diffs.md#diff-NN-name))
+-- instead of showing it.
 local function wholediffs_block(chapter, el)
   local here = where(chapter, el, nil)
   if not body_is_empty(el) then
@@ -686,7 +699,7 @@ local function wholediffs_block(chapter, el)
   end
   local out = {}
   for i = 2, #steps do
-    local before, after = steps[i - 1], steps[i]
+    local before, after = grows_from(steps, i), steps[i]
     table.insert(out, pandoc.Header(2, {pandoc.Str("From"), pandoc.Space(),
       pandoc.Code(before), pandoc.Space(), pandoc.Str("to"), pandoc.Space(),
       pandoc.Code(after)}, pandoc.Attr("diff-" .. after)))
