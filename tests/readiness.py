@@ -293,7 +293,7 @@ def never_reader_is_held_back(start_server, tmp_path, n=4000):
     nothing gets only as many parsed as the socket buffers hold answers
     for; the server stops reading that connection instead of piling up
     answers. Once the customer reads, every answer comes, in order and
-    whole."""
+    whole, and a request sent after that is heard too."""
     trace = tmp_path / "trace"
     server = start_server("--bake-ms", "0", "--trace", trace)
     flooder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -330,7 +330,12 @@ def never_reader_is_held_back(start_server, tmp_path, n=4000):
             page = r.body if page is None else page
             assert r.body == page, f"answer {i} is not the page"
         assert finished.wait(5.0)
-        assert events_of(trace, 1, "request") == n
+        # Held back and let go, the customer is still heard: a request
+        # sent now, after the server stopped reading and started again,
+        # is answered like the first.
+        flooder.sendall(pz.request_bytes("GET", "/menu"))
+        assert reader.read_response(timeout=5.0).status == 200
+        assert events_of(trace, 1, "request") == n + 1
     finally:
         flooder.close()
         writer.join(5)
