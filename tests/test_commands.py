@@ -78,6 +78,19 @@ BLOCKS = all_blocks()
 RUNNABLE = [b for b in BLOCKS if TAGS - {"manual"} & set(b[2])]
 
 
+def builds_the_book(block):
+    """A block that writes book/out/, as the book's own tests do."""
+    text = block[4]
+    return "make book" in text or "make -C book" in text
+
+
+# The blocks that build the book run in the book's tests' process, one
+# after the other with them: two makes writing book/out/ at once would
+# leave each other half an EPUB.
+BOOK_BUILDERS = [b for b in RUNNABLE if builds_the_book(b)]
+RUNNABLE = [b for b in RUNNABLE if not builds_the_book(b)]
+
+
 def block_id(block):
     chapter, index, _classes, _attrs, text = block
     first = text.strip().splitlines()[0] if text.strip() else ""
@@ -180,9 +193,19 @@ def built():
                        capture_output=True, timeout=600)
 
 
+@pytest.mark.xdist_group("book")
+@pytest.mark.parametrize("block", BOOK_BUILDERS, ids=block_id)
+def test_book_command_works(block, built):
+    try_block(block)
+
+
 @pytest.mark.xdist_group("port-8080")  # one block at a time on the port
 @pytest.mark.parametrize("block", RUNNABLE, ids=block_id)
 def test_command_works(block, built):
+    try_block(block)
+
+
+def try_block(block):
     chapter, index, classes, attrs, text = block
     where = f"{chapter.name}, shell block {index}:\n{text}"
     timeout = float(attrs.get("timeout", DEFAULT_TIMEOUT))
