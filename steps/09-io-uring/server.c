@@ -749,7 +749,7 @@ static _Noreturn void refused(const char *what, int error)
                 "pizzeria: this kernel's io_uring is too old: step 09 "
                 "needs Linux 6.0 or later (a ring of provided buffers, "
                 "multishot accept and receive).\n");
-    fprintf(stderr, "pizzeria: steps 01 to 08 need no io_uring.\n");
+    fprintf(stderr, "pizzeria: every other step runs without io_uring.\n");
     exit(EXIT_NO_IO_URING);
 }
 // @end refused
