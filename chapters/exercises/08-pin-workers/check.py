@@ -35,7 +35,11 @@ def test_each_cook_works_on_a_core_of_its_own(serve):
     allowed = os.sched_getaffinity(0)  # the pizzeria inherits these
     n = len(allowed)
     server = serve("08", "--workers", str(n), "--pin-workers")
-    pinned = {pid: cores_of(pid) for pid in cooks_of(server, n)}
+    workers = cooks_of(server, n)
+    # Each worker pins itself once forked: give them a moment to.
+    pizzeria.wait_until(
+        lambda: all(len(cores_of(pid)) == 1 for pid in workers), 2)
+    pinned = {pid: cores_of(pid) for pid in workers}
     for pid, cores in pinned.items():
         assert len(cores) == 1, (
             f"expected each worker to run on one core; pid {pid} may run on "
@@ -63,6 +67,8 @@ def test_a_replacement_takes_over_its_predecessors_core(serve):
         f"expected the master to replace worker {victim}; it has "
         f"{cooks_of_now(server)}")
     newcomer = (set(cooks_of_now(server)) - set(first)).pop()
+    # The newcomer pins itself once forked: give it a moment to.
+    pizzeria.wait_until(lambda: cores_of(newcomer) == core, 2)
     assert cores_of(newcomer) == core, (
         f"expected the new worker (pid {newcomer}) on its predecessor's "
         f"core {sorted(core)}; it is on {sorted(cores_of(newcomer))}")
