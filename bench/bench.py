@@ -1,6 +1,6 @@
 """make bench: the study behind the book's figures.
 
-Five parts, each run against every step present (steps/NN-name/server.c),
+Six parts, each run against every step present (steps/NN-name/server.c),
 each bounded in time, each writing a CSV and SVG plots (gnuplot) into one
 directory, with machine.json beside them: the CPU, the cores, the kernel and
 the exact command, since a figure without its machine means nothing.
@@ -27,6 +27,13 @@ the exact command, since a figure without its machine means nothing.
                  herd: context switches per customer; how evenly they
                  spread), and ten at once while one cook is stopped for a
                  moment (who waits for it: the latency tail)
+  6. syscalls    system calls per request of the one-cook kitchens that
+                 wait with epoll (06, 07) or hand the kernel jobs (09),
+                 under the throughput part's keep-alive GET / (wrk): counted
+                 by perf stat on the kernel's syscall tracepoints, which
+                 leaves the server at its own speed; where perf cannot,
+                 strace -c -f, whose stops at every call slow the server
+                 (so only the count per request is read, never a speed)
 
     python3 bench/bench.py [--quick] [--out DIR] [--parts scaling idle ...]
                            [--steps 01 07] [--replot]
@@ -110,6 +117,13 @@ COLUMNS = {
               "for_nobody", "switches", "switches_per_customer",
               "per_cook", "busiest_share", "quietest_share", "stall_ms",
               "note"],
+    # syscalls: every system call the server made while wrk ran; top_calls:
+    # the most frequent, with their count per request; ring_*: step 09's
+    # own count of io_uring_enter calls and jobs, from its closing report.
+    "syscalls": ["step", "request", "connections", "seconds", "requests",
+                 "syscalls", "syscalls_per_request", "top_calls",
+                 "ring_enters", "ring_jobs", "jobs_per_enter", "tool",
+                 "note"],
 }
 
 
@@ -281,11 +295,11 @@ def measured(pid, port, request, sizes, scripts):
     return figures
 
 
-def start_step(step, *flags):
+def start_step(step, *flags, stderr=subprocess.DEVNULL):
     """A step on a free port, pinned to core 0; (process, port)."""
     proc = subprocess.Popen(
         pinned(0, [str(step / "pizzeria"), "--port", "0", *flags]),
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        stdout=subprocess.PIPE, stderr=stderr)
     line = proc.stdout.readline().decode()
     match = re.search(r":(\d+)$", line.strip())
     if not match:
@@ -736,6 +750,149 @@ def doors(steps, sizes):
     return rows
 
 
+# ------------------------------------------------------------ 6. syscalls
+
+# The kitchens of one cook that wait with epoll (06, 07) or hand the kernel
+# jobs (09), under the throughput part's keep-alive load.
+SYSCALL_STEPS = ("06", "07", "09")
+TOP_CALLS = 5
+# The calls perf counts one by one (the total counts them all): a counter
+# per call of the kernel's 360 takes perf some 15 s to take down again.
+COUNTED_CALLS = ("read", "write", "recvfrom", "sendto", "recvmsg",
+                 "sendmsg", "readv", "writev", "epoll_wait", "epoll_pwait",
+                 "epoll_ctl", "accept", "accept4", "close", "shutdown",
+                 "io_uring_enter", "timerfd_settime", "mmap", "munmap",
+                 "brk", "madvise", "setsockopt", "fcntl")
+RING_REPORT = re.compile(r"the ring: (\d+) io_uring_enter calls for (\d+) "
+                         r"jobs")
+
+
+def perf_counts_syscalls():
+    """perf stat can count the kernel's syscall tracepoints here (root, or
+    a low perf_event_paranoid, and tracefs)."""
+    if not shutil.which("perf"):
+        return False
+    run = subprocess.run(["perf", "stat", "-x,", "-e",
+                          "raw_syscalls:sys_enter", "--", "true"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         text=True, timeout=30)
+    return run.returncode == 0 and "raw_syscalls:sys_enter" in run.stderr
+
+
+def perf_syscalls(pid, load, where):
+    """The system calls pid makes while load() runs, counted in the kernel
+    by perf stat (a counter on each syscall's tracepoint: the server is not
+    stopped at each call, so it runs at its own speed). (total, {name:
+    count}, load's result)."""
+    counts = where / "perf.csv"
+    events = ",".join(["raw_syscalls:sys_enter"] + [
+        f"syscalls:sys_enter_{call}" for call in COUNTED_CALLS])
+    perf = subprocess.Popen(["perf", "stat", "-x,", "-o", str(counts), "-e",
+                             events, "-p", str(pid)],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(0.5)   # attached: it says nothing until it stops
+    try:
+        result = load()
+    finally:
+        perf.send_signal(signal.SIGINT)
+        perf.wait(timeout=30)
+    total, calls = 0, {}
+    for line in counts.read_text().splitlines():
+        fields = line.split(",")
+        if len(fields) < 3 or not fields[0].isdigit():
+            continue
+        if fields[2] == "raw_syscalls:sys_enter":
+            total = int(fields[0])
+        elif fields[2].startswith("syscalls:sys_enter_"):
+            calls[fields[2][len("syscalls:sys_enter_"):]] = int(fields[0])
+    calls["(others)"] = total - sum(calls.values())
+    return total, calls, result
+
+
+def strace_syscalls(pid, load, where):
+    """The same with strace -c -f attached: it stops the server at every
+    call, so the server runs slower and serves fewer requests in the
+    window; only the count per request is read from it, never a speed."""
+    table = where / "strace.txt"
+    strace = subprocess.Popen(["strace", "-c", "-f", "-o", str(table), "-p",
+                               str(pid)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    try:
+        result = load()
+    finally:
+        strace.send_signal(signal.SIGINT)
+        strace.wait(timeout=30)
+    total, calls = 0, {}
+    for line in table.read_text().splitlines():
+        fields = line.split()
+        if len(fields) < 5 or not fields[3].isdigit():
+            continue
+        if fields[-1] == "total":
+            total = int(fields[3])
+        else:
+            calls[fields[-1]] = int(fields[3])
+    return total, calls, result
+
+
+def top_calls(calls, requests):
+    """The most frequent calls, each with its count per request."""
+    most = sorted(calls.items(), key=lambda c: -c[1])[:TOP_CALLS]
+    return "; ".join(f"{name} {count} ({count / requests:.3g}/req)"
+                     for name, count in most if count > 0)
+
+
+def syscalls(steps, sizes):
+    """System calls per request: GET / on keep-alive connections (wrk, as
+    in the throughput part), the server's calls counted from the moment
+    before the load starts to the moment after it ends."""
+    rows = []
+    if not shutil.which("wrk"):
+        return [{"step": "all", "note": "skipped: wrk is not installed "
+                 "(Debian: apt-get install wrk)"}]
+    if perf_counts_syscalls():
+        tool, count = "perf stat", perf_syscalls
+    elif shutil.which("strace"):
+        tool, count = "strace -c -f", strace_syscalls
+    else:
+        return [{"step": "all", "note": "skipped: neither perf nor strace "
+                 "can count system calls here"}]
+    base = {"request": "GET /", "connections": sizes["wrk_connections"],
+            "seconds": sizes["wrk_seconds"], "tool": tool}
+    for step in steps:
+        if number(step.name) not in SYSCALL_STEPS:
+            continue
+        say(f"syscalls: {step.name}, {tool}")
+        with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+            where = Path(tmp)
+            with open(where / "stderr", "w") as stderr:
+                proc, port = start_step(step, "--bake-ms", "0",
+                                        stderr=stderr)
+                try:
+                    total, calls, figures = count(
+                        proc.pid, lambda: run_wrk(port, "GET /", sizes,
+                                                  None), where)
+                finally:
+                    stop(proc)
+            report = RING_REPORT.search((where / "stderr").read_text())
+        requests = figures.get("requests")
+        row = {"step": step.name, **base, "requests": requests,
+               "syscalls": total}
+        if not requests or not total:
+            rows.append({**row, "note": "failed: no requests or no calls "
+                         "counted"})
+            continue
+        row.update(syscalls_per_request=round(total / requests, 3),
+                   top_calls=top_calls(calls, requests), note="ok")
+        if report:
+            enters, jobs = (int(x) for x in report.groups())
+            row.update(ring_enters=enters, ring_jobs=jobs,
+                       jobs_per_enter=round(jobs / enters, 1))
+        rows.append(row)
+    return rows
+
+
 # ---------------------------------------------------------------- plots
 
 def datablock(name, lines):
@@ -850,6 +1007,22 @@ def plot_throughput(out, rows):
                 f"fill solid 0.9 border -1 lc rgb '{COLOURS[2]}', "
                 f"'' using 3 title 'POST /order' "
                 f"fill pattern 4 border -1 lc rgb '{COLOURS[4]}'\n")
+
+
+def plot_syscalls(out, rows):
+    done = [r for r in rows if r.get("note") == "ok"]
+    if not done:
+        return
+    lines = [f"\"{r['step']}\" {r['syscalls_per_request']}" for r in done]
+    connections = done[0]["connections"]
+    gnuplot(svg_header(out, "syscalls.svg", f"System calls per request: "
+                       f"keep-alive GET /, {connections} connections (wrk)",
+                       PLOT_WIDTH, 520) +
+            datablock("d", lines) +
+            "set style data histograms\nset style fill solid 0.9 border -1\n"
+            "set key off\nset ylabel 'system calls per request'\n"
+            "set yrange [0:*]\n"
+            f"plot $d using 2:xtic(1) lc rgb '{COLOURS[2]}'\n")
 
 
 def plot_doors(out, rows):
@@ -997,6 +1170,8 @@ def plot(out, part, rows, steps):
         plot_timelines(out, rows)
     elif part == "doors":
         plot_doors(out, rows)
+    elif part == "syscalls":
+        plot_syscalls(out, rows)
 
 
 # ---------------------------------------------------------------- machine
@@ -1035,7 +1210,7 @@ def shared_kernel(parts, earlier):
 
 
 PARTS = {"scaling": scaling, "throughput": throughput, "idle": idle,
-         "timeline": timeline, "doors": doors}
+         "timeline": timeline, "doors": doors, "syscalls": syscalls}
 
 
 def merged(earlier, rows):

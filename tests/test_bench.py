@@ -34,8 +34,13 @@ EXPECTED_COLUMNS = {
               "for_nobody", "switches", "switches_per_customer",
               "per_cook", "busiest_share", "quietest_share", "stall_ms",
               "note"],
+    "syscalls": ["step", "request", "connections", "seconds", "requests",
+                 "syscalls", "syscalls_per_request", "top_calls",
+                 "ring_enters", "ring_jobs", "jobs_per_enter", "tool",
+                 "note"],
 }
 TIMELINE_ORDERS = 10
+SYSCALL_STEPS = ("06", "07", "09")
 
 # One process runs them all, so the quick run (the module's fixture)
 # happens once, not once per worker.
@@ -204,11 +209,37 @@ def test_the_doors_of_a_kitchen_of_workers(quick):
     assert float(stalled["max_ms"]) >= int(stalled["stall_ms"]) / 4, stalled
 
 
+def test_system_calls_counted_for_the_epoll_and_io_uring_kitchens(quick):
+    """Steps 06, 07 and 09 under the same load, every call counted: each
+    kitchen's own way of waiting among its calls (epoll_wait; for 09,
+    io_uring_enter and no recv or send of its own), and step 09's report
+    of its jobs beside them. Counts, never a speed."""
+    _, rows = read(quick, "syscalls")
+    if shutil.which("wrk") is None:
+        assert rows[0]["note"].startswith("skipped"), rows
+        pytest.skip("wrk is not installed: the CSV says so")
+    wanted = {n for n in step_names() if n[:2] in SYSCALL_STEPS}
+    assert {r["step"] for r in rows} == wanted, rows
+    for r in rows:
+        assert r["note"] == "ok", r
+        requests, calls = int(r["requests"]), int(r["syscalls"])
+        assert requests > 0 and calls > 0, r
+        assert abs(float(r["syscalls_per_request"]) - calls / requests) \
+            < 0.01, r
+        if r["step"].startswith("09"):
+            assert r["top_calls"].startswith("io_uring_enter "), r
+            assert "recvfrom" not in r["top_calls"], r
+            assert int(r["ring_jobs"]) >= requests, r
+        else:
+            assert "epoll_wait" in r["top_calls"], r
+            assert "recvfrom" in r["top_calls"], r
+
+
 def test_every_plot_drawn_and_the_machine_named(quick):
     plots = ["scaling-wall", "scaling-memory", "idle-latency", "idle-memory"]
     plots += [f"timeline-{name[:2]}" for name in step_names()]
     if shutil.which("wrk"):
-        plots += ["throughput-rps", "throughput-cpu"]
+        plots += ["throughput-rps", "throughput-cpu", "syscalls"]
     if worker_steps():
         plots.append("doors-spread")
     for name in plots:

@@ -4,9 +4,15 @@ it, and the event steps do not link the blocking cook: a reader who opens
 a step's sources (steps/NN/Makefile, `make -C steps/NN sources`) sees its
 architecture and nothing from a later chapter."""
 import os
+import shutil
 import subprocess
 
+import pytest
+
+import pizzeria
 import readiness
+
+ROOT = pizzeria.ROOT
 
 
 def sources(step):
@@ -41,3 +47,18 @@ def test_each_step_links_only_the_cook_it_uses(step):
         assert "blocking_cook.c" in files, files
         assert not files & {"event_cook.c", "door.c"}, (
             f"{step.name} links a later chapter's cook: {sorted(files)}")
+
+
+@pytest.mark.parametrize("compiler", ["cc", "clang"])
+def test_the_kqueue_loop_shown_in_chapter_09_compiles(compiler):
+    """steps/09-io-uring/elsewhere/kqueue_loop.c is the shape of a loop on
+    the BSDs' kqueue, quoted by chapter 09. This machine cannot run it;
+    against a stub of <sys/event.h> it must at least compile."""
+    if shutil.which(compiler) is None:
+        pytest.skip(f"{compiler} is not installed")
+    source = ROOT / "steps/09-io-uring/elsewhere/kqueue_loop.c"
+    r = subprocess.run([compiler, "-std=c11", "-Wall", "-Wextra", "-Werror",
+                        "-fsyntax-only", str(source)],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True)
+    assert r.returncode == 0, r.stdout

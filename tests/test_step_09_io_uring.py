@@ -186,3 +186,19 @@ def test_a_kernel_that_refuses_io_uring_is_named(step, no_io_uring, error,
     assert "listening" not in result.stdout
     assert "io_uring_setup" in result.stderr, result.stderr
     assert says in result.stderr, result.stderr
+
+
+def test_a_customer_who_leaves_takes_their_timer_along(start_server):
+    """One seat, and a patience of a minute: each customer's timer job is
+    removed with their close, so their table is freed as soon as the
+    kernel hands the close back, and the next customer has the seat. A
+    timer left in the kernel would keep the table (and the seat) until it
+    rang, a minute later: the next customer would be told 503."""
+    server = start_server("--bake-ms", "0", "--max-conns", "1",
+                          "--idle-timeout-ms", "60000")
+    for _ in range(3):
+        # The seat is free again once the kernel has handed back the
+        # last customer's close (a moment: until then, 503).
+        assert pz.wait_until(
+            lambda: server.fetch("GET", "/menu").status == 200, 3.0)
+
