@@ -492,7 +492,14 @@ static void on_result(struct table *table, enum job kind, int res,
         if (!table->leaving)
             conn_time_up(&table->conn, monotonic_us());
         break;
-    default: /* an errand: nothing to do but count it back */
+    default: /* an errand: nothing to do but count it back, */
+        /* unless it was a hold-back that came too late to stop the
+         * receive (already running in the kernel's worker): let the next
+         * buffer it takes ask again. Any other errand that says so asks
+         * for nothing, and a second cancel of a stopped receive is
+         * answered -ENOENT and harms nothing. */
+        if (res == -EALREADY && table->stopping && table->receiving)
+            table->stopping = false;
         break;
     }
     if (table->leaving) {
