@@ -44,6 +44,7 @@ struct visit {
     bool rang;            /* the deadline came (visit_time_up) */
     bool continue_sent;   /* "100 Continue" already said for this request */
     bool between_requests; /* no request under way but the next */
+    uint32_t drained;      /* lingering: bytes read and dropped */
 
     /* The request: its bytes start at input bytes + in_start. */
     struct visit_input *input;
@@ -51,7 +52,6 @@ struct visit {
     /* The answer: out[out_sent..out_len) is still to go. */
     char *out;
     uint32_t out_len, out_sent;
-    uint32_t drained; /* lingering: bytes read and dropped */
     struct ticket *ticket;
 
     long long deadline_us;         /* for the current wait; 0: never */
@@ -60,6 +60,10 @@ struct visit {
     struct conn_lender *lender; /* input, answer, ticket: lent while used */
 };
 // @end frame
+
+/* All an idle customer costs, with the table's watch and timer around it:
+ * no buffer, no ticket, no stack. */
+_Static_assert(sizeof(struct visit) <= 104, "a visit's frame is small");
 
 _Static_assert((long)REQUEST_BUFFER_SIZE <= UINT32_MAX &&
                    HTTP_MAX_RESPONSE <= UINT32_MAX,
