@@ -1,6 +1,6 @@
 """make bench: the study behind the book's figures.
 
-Five parts, each run against every step present (steps/NN-name/server.c),
+Six parts, each run against every step present (steps/NN-name/server.c),
 each bounded in time, each writing a CSV and SVG plots (gnuplot) into one
 directory, with machine.json beside them: the CPU, the cores, the kernel and
 the exact command, since a figure without its machine means nothing.
@@ -27,6 +27,10 @@ the exact command, since a figure without its machine means nothing.
                  herd: context switches per customer; how evenly they
                  spread), and ten at once while one cook is stopped for a
                  moment (who waits for it: the latency tail)
+  6. stackful    what a customer parked at an await costs, stackful
+                 (ucontext, a stack each: 64 KiB and 8 MiB mapped) against
+                 stackless (step 10's coro.h, a frame): bench/stackful.c
+                 parks N of each and reads its own PSS before and after
 
     python3 bench/bench.py [--quick] [--out DIR] [--parts scaling idle ...]
                            [--steps 01 07] [--replot]
@@ -64,6 +68,7 @@ import idle_latency  # noqa: E402  measure()
 
 ROOT = race.ROOT
 LOADGEN = race.LOADGEN
+STACKFUL = LOADGEN.parent / "stackful"
 
 FULL = {
     "customers": [1, 10, 100, 1000, 10000], "bake_ms": 1000,
@@ -71,6 +76,7 @@ FULL = {
     "idle": [10, 100, 1000, 3000, 10000], "idle_seconds": 3, "idle_runs": 3,
     "timeline_bake_ms": 300,
     "door_workers": 4, "door_customers": 2000, "door_stall_ms": 500,
+    "parked": 10000,
 }
 QUICK = {
     "customers": [1, 10], "bake_ms": 100,
@@ -78,6 +84,7 @@ QUICK = {
     "idle": [10, 100], "idle_seconds": 1, "idle_runs": 1,
     "timeline_bake_ms": 50,
     "door_workers": 4, "door_customers": 100, "door_stall_ms": 100,
+    "parked": 1000,
 }
 TIMELINE_ORDERS = 10
 # Past this many customers a step that serves one at a time would only
@@ -110,6 +117,12 @@ COLUMNS = {
               "for_nobody", "switches", "switches_per_customer",
               "per_cook", "busiest_share", "quietest_share", "stall_ms",
               "note"],
+    # struct_bytes: what each coroutine keeps besides its stack pages (the
+    # frame; for ucontext, the saved context and the rest); stack_kib: the
+    # stack mapped for each, 0 for none.
+    "stackful": ["kind", "stack_kib", "customers", "struct_bytes",
+                 "pss_before_kib", "pss_after_kib", "bytes_per_customer",
+                 "note"],
 }
 
 
@@ -1034,8 +1047,19 @@ def shared_kernel(parts, earlier):
     return " and ".join(versions) or platform.release()
 
 
+def stackful(steps, sizes):
+    """bench/stackful.c's rows: one process, no server, steps unused."""
+    del steps
+    run = subprocess.run([str(STACKFUL), str(sizes["parked"])],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, timeout=120)
+    if run.returncode != 0:
+        return [{"kind": "all", "note": f"failed: {run.stderr.strip()}"}]
+    return list(csv.DictReader(run.stdout.splitlines()))
+
+
 PARTS = {"scaling": scaling, "throughput": throughput, "idle": idle,
-         "timeline": timeline, "doors": doors}
+         "timeline": timeline, "doors": doors, "stackful": stackful}
 
 
 def merged(earlier, rows):
