@@ -34,6 +34,9 @@ EXPECTED_COLUMNS = {
               "for_nobody", "switches", "switches_per_customer",
               "per_cook", "busiest_share", "quietest_share", "stall_ms",
               "note"],
+    "stackful": ["kind", "stack_kib", "customers", "struct_bytes",
+                 "pss_before_kib", "pss_after_kib", "bytes_per_customer",
+                 "note"],
 }
 TIMELINE_ORDERS = 10
 
@@ -202,6 +205,21 @@ def test_the_doors_of_a_kitchen_of_workers(quick):
     stalled = next(r for r in rows
                    if r["door"] == "reuseport" and r["load"] == "stall")
     assert float(stalled["max_ms"]) >= int(stalled["stall_ms"]) / 4, stalled
+
+
+def test_stackful_and_stackless_parked_customers_measured(quick):
+    """bench/stackful.c parks the same customers both ways: a frame each,
+    and a stack each (64 KiB and 8 MiB mapped). A stack costs at least the
+    page the parked recipe touched; a frame, less than that page."""
+    _, rows = read(quick, "stackful")
+    kinds = {(r["kind"], r["stack_kib"]): r for r in rows}
+    assert set(kinds) == {("stackless", "0"), ("stackful", "64"),
+                          ("stackful", "8192")}, rows
+    for row in rows:
+        assert int(row["customers"]) > 0 and not row["note"], row
+    assert float(kinds[("stackless", "0")]["bytes_per_customer"]) < 4096
+    for stack in ("64", "8192"):
+        assert float(kinds[("stackful", stack)]["bytes_per_customer"]) >= 4096
 
 
 def test_every_plot_drawn_and_the_machine_named(quick):
