@@ -398,6 +398,7 @@ static void linger(struct visit *v)
 
 /* ---------------------------------------------------------------- the recipe */
 
+// @snippet visit-run
 /* Wait at an await for the customer; if they are gone, the visit ends. */
 #define AWAIT_CUSTOMER(v, ready)   \
     do {                           \
@@ -406,7 +407,6 @@ static void linger(struct visit *v)
             CORO_FINISH(v);        \
     } while (0)
 
-// @snippet visit-run
 /*
  * The whole visit, in order. Each call goes on from the last await (or
  * yield) and returns at the next one that must wait: false, "wake me
