@@ -34,6 +34,10 @@ the exact command, since a figure without its machine means nothing.
                  leaves the server at its own speed; where perf cannot,
                  strace -c -f, whose stops at every call slow the server
                  (so only the count per request is read, never a speed)
+  7. stackful    what a customer parked at an await costs, stackful
+                 (ucontext, a stack each: 64 KiB and 8 MiB mapped) against
+                 stackless (step 10's coro.h, a frame): bench/stackful.c
+                 parks N of each and reads its own PSS before and after
 
     python3 bench/bench.py [--quick] [--out DIR] [--parts scaling idle ...]
                            [--steps 01 07] [--replot]
@@ -71,6 +75,7 @@ import idle_latency  # noqa: E402  measure()
 
 ROOT = race.ROOT
 LOADGEN = race.LOADGEN
+STACKFUL = LOADGEN.parent / "stackful"
 
 FULL = {
     "customers": [1, 10, 100, 1000, 10000], "bake_ms": 1000,
@@ -78,6 +83,7 @@ FULL = {
     "idle": [10, 100, 1000, 3000, 10000], "idle_seconds": 3, "idle_runs": 3,
     "timeline_bake_ms": 300,
     "door_workers": 4, "door_customers": 2000, "door_stall_ms": 500,
+    "parked": 10000,
 }
 QUICK = {
     "customers": [1, 10], "bake_ms": 100,
@@ -85,6 +91,7 @@ QUICK = {
     "idle": [10, 100], "idle_seconds": 1, "idle_runs": 1,
     "timeline_bake_ms": 50,
     "door_workers": 4, "door_customers": 100, "door_stall_ms": 100,
+    "parked": 1000,
 }
 TIMELINE_ORDERS = 10
 # Past this many customers a step that serves one at a time would only
@@ -123,6 +130,12 @@ COLUMNS = {
     "syscalls": ["step", "request", "connections", "seconds", "requests",
                  "syscalls", "syscalls_per_request", "top_calls",
                  "ring_enters", "ring_jobs", "jobs_per_enter", "tool",
+                 "note"],
+    # struct_bytes: what each coroutine keeps besides its stack pages (the
+    # frame; for ucontext, the saved context and the rest); stack_kib: the
+    # stack mapped for each, 0 for none.
+    "stackful": ["kind", "stack_kib", "customers", "struct_bytes",
+                 "pss_before_kib", "pss_after_kib", "bytes_per_customer",
                  "note"],
 }
 
@@ -1209,8 +1222,20 @@ def shared_kernel(parts, earlier):
     return " and ".join(versions) or platform.release()
 
 
+def stackful(steps, sizes):
+    """bench/stackful.c's rows: one process, no server, steps unused."""
+    del steps
+    run = subprocess.run([str(STACKFUL), str(sizes["parked"])],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, timeout=120)
+    if run.returncode != 0:
+        return [{"kind": "all", "note": f"failed: {run.stderr.strip()}"}]
+    return list(csv.DictReader(run.stdout.splitlines()))
+
+
 PARTS = {"scaling": scaling, "throughput": throughput, "idle": idle,
-         "timeline": timeline, "doors": doors, "syscalls": syscalls}
+         "timeline": timeline, "doors": doors, "syscalls": syscalls,
+         "stackful": stackful}
 
 
 def merged(earlier, rows):

@@ -38,6 +38,9 @@ EXPECTED_COLUMNS = {
                  "syscalls", "syscalls_per_request", "top_calls",
                  "ring_enters", "ring_jobs", "jobs_per_enter", "tool",
                  "note"],
+    "stackful": ["kind", "stack_kib", "customers", "struct_bytes",
+                 "pss_before_kib", "pss_after_kib", "bytes_per_customer",
+                 "note"],
 }
 TIMELINE_ORDERS = 10
 SYSCALL_STEPS = ("06", "07", "09")
@@ -233,6 +236,21 @@ def test_system_calls_counted_for_the_epoll_and_io_uring_kitchens(quick):
         else:
             assert "epoll_wait" in r["top_calls"], r
             assert "recvfrom" in r["top_calls"], r
+
+
+def test_stackful_and_stackless_parked_customers_measured(quick):
+    """bench/stackful.c parks the same customers both ways: a frame each,
+    and a stack each (64 KiB and 8 MiB mapped). A stack costs at least the
+    page the parked recipe touched; a frame, less than that page."""
+    _, rows = read(quick, "stackful")
+    kinds = {(r["kind"], r["stack_kib"]): r for r in rows}
+    assert set(kinds) == {("stackless", "0"), ("stackful", "64"),
+                          ("stackful", "8192")}, rows
+    for row in rows:
+        assert int(row["customers"]) > 0 and not row["note"], row
+    assert float(kinds[("stackless", "0")]["bytes_per_customer"]) < 4096
+    for stack in ("64", "8192"):
+        assert float(kinds[("stackful", stack)]["bytes_per_customer"]) >= 4096
 
 
 def test_every_plot_drawn_and_the_machine_named(quick):

@@ -54,8 +54,8 @@ class FaultyStep(pz.Step):
 
 TRANSPARENT, LOSSY = "transparent", "lossy"
 EVENT_STEPS = ("04-select", "05-poll", "06-epoll", "07-state-machine",
-               "08-workers")
-EPOLL_STEPS = ("06-epoll", "07-state-machine", "08-workers")
+               "08-workers", "10-coroutines")
+EPOLL_STEPS = ("06-epoll", "07-state-machine", "08-workers", "10-coroutines")
 # Step 09 hands its accepts, receives and sends to the kernel as io_uring
 # jobs: they never pass through libc, where the wrappers are. Its door
 # calls accept4 itself only after the kernel's accept failed (EMFILE), so

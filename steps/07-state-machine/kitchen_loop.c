@@ -2,7 +2,8 @@
  * kitchen_loop.c - one cook with a tablet (see kitchen_loop.h): a watch
  * for the door, one for the closing bell, and for each customer a table
  * holding the visit, a watch on their socket and a single timer for
- * whatever the visit waits for next (the oven, or their patience).
+ * whatever the visit waits for next (the oven, or their patience). What a
+ * visit is, this file does not know: visit.h says what it asks of one.
  */
 #include "kitchen_loop.h"
 
@@ -10,10 +11,10 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 
-#include "event_cook.h"
 #include "kitchen.h"
 #include "loop.h"
 #include "shelf.h"
+#include "visit.h"
 
 enum {
     FAIR_SHARE = 32,      /* moves per turn for one customer */
@@ -23,15 +24,16 @@ enum {
 
 // @snippet table
 /*
- * A seated customer, in one block: the visit, its socket's watch, and its
- * one timer. The loop's watch and timer live here rather than in blocks
- * of their own, so an idle customer costs this struct and nothing else.
+ * A seated customer, in one block: its socket's watch, its one timer, and
+ * the visit after them. The loop's watch and timer live here rather than
+ * in blocks of their own, so an idle customer costs this block and
+ * nothing else: sizeof(struct table) + visit_size().
  */
 struct table {
-    struct conn conn;          /* the visit (event_cook.h) */
     struct loop_watch watch;   /* their socket, on the tablet */
     struct loop_timer timer;   /* the oven's timer, or their patience */
     struct table *prev, *next; /* everyone seated, for closing time */
+    max_align_t visit[];       /* the visit (visit.h), whatever it is */
 };
 
 struct kitchen {
@@ -49,6 +51,11 @@ struct kitchen {
 // @end table
 
 static struct kitchen kitchen;
+
+static struct visit *visit_at(struct table *table)
+{
+    return (struct visit *)table->visit;
+}
 
 // @snippet seats
 /*
@@ -93,12 +100,12 @@ static void give_back_the_seat(void)
  * others have the cook. True when it stopped with work left: no new edge
  * will come for that, so it must be called again (loop_again).
  */
-static bool take_a_turn(struct conn *conn)
+static bool take_a_turn(struct visit *visit)
 {
     for (int moves = 0; moves < FAIR_SHARE; moves++)
-        if (!conn_move(conn))
+        if (!visit_move(visit))
             return false;
-    return !conn_closed(conn);
+    return !visit_ended(visit);
 }
 // @end fair-share
 
@@ -114,7 +121,7 @@ static void free_table(struct loop_watch *watch)
 static void leave(struct table *table)
 {
     loop_timer_cancel(kitchen.loop, &table->timer);
-    conn_finish(&table->conn);
+    visit_finish(visit_at(table));
     if (table->prev)
         table->prev->next = table->next;
     else
@@ -136,21 +143,21 @@ static void leave(struct table *table)
  */
 static void settle(struct table *table, bool another_turn)
 {
-    struct conn *conn = &table->conn;
-    if (conn_closed(conn)) {
+    struct visit *visit = visit_at(table);
+    if (visit_ended(visit)) {
         leave(table);
         return;
     }
     if (another_turn)
         loop_again(kitchen.loop, &table->watch);
-    long long deadline = conn_deadline(conn);
+    long long deadline = visit_deadline(visit);
     if (deadline == 0)
         loop_timer_cancel(kitchen.loop, &table->timer);
     else if (!timer_armed(&table->timer.timer) ||
              table->timer.timer.when_us != deadline)
         if (!loop_timer_set(kitchen.loop, &table->timer, deadline))
-            conn_hangup(conn); /* no memory for the heap: cannot bake */
-    if (conn_closed(conn))
+            visit_hangup(visit); /* no memory for the heap: cannot bake */
+    if (visit_ended(visit))
         leave(table);
 }
 // @end settle
@@ -165,9 +172,9 @@ static void on_socket(struct loop *loop, struct loop_watch *watch,
     struct table *table = container_of(watch, struct table, watch);
     bool another_turn = false;
     if (events & (EPOLLERR | EPOLLHUP))
-        conn_hangup(&table->conn); /* nothing we write can arrive */
+        visit_hangup(visit_at(table)); /* nothing we write can arrive */
     else
-        another_turn = take_a_turn(&table->conn);
+        another_turn = take_a_turn(visit_at(table));
     settle(table, another_turn);
 }
 
@@ -176,25 +183,25 @@ static void on_timer(struct loop *loop, struct loop_timer *timer)
 {
     (void)loop;
     struct table *table = container_of(timer, struct table, timer);
-    conn_time_up(&table->conn, monotonic_us());
-    settle(table, take_a_turn(&table->conn));
+    visit_time_up(visit_at(table), monotonic_us());
+    settle(table, take_a_turn(visit_at(table)));
 }
 // @end events
 
 // @snippet seat
 static void seat(const struct customer *customer)
 {
-    struct table *table = malloc(sizeof *table);
+    struct table *table = malloc(sizeof *table + visit_size());
     if (table == NULL) {
         give_back_the_seat();
         kitchen_turn_away(customer->fd, customer->number);
         return;
     }
-    conn_init(&table->conn, customer, &kitchen.pantry.lender);
+    visit_start(visit_at(table), customer, &kitchen.pantry.lender);
     loop_timer_init(&table->timer, on_timer);
     if (!loop_watch(kitchen.loop, &table->watch, customer->fd,
                     EPOLLIN | EPOLLOUT | EPOLLRDHUP, on_socket)) {
-        conn_finish(&table->conn); /* no room on the tablet: closed */
+        visit_finish(visit_at(table)); /* no room on the tablet: closed */
         free(table);
         give_back_the_seat();
         return;
@@ -346,11 +353,11 @@ void kitchen_loop_last_orders(void)
     loop_timer_cancel(kitchen.loop, &kitchen.door_reopens);
     loop_close(kitchen.loop, &kitchen.door_watch, NULL);
     door_close(&kitchen.door);
-    conn_last_orders();
+    visit_last_orders();
     long long by = monotonic_us() + LAST_ORDERS_GRACE_US;
     for (struct table *table = kitchen.seated, *next; table; table = next) {
         next = table->next; /* settle may free this table */
-        conn_show_out_by(&table->conn, by);
+        visit_show_out_by(visit_at(table), by);
         settle(table, false);
     }
     if (kitchen.seated == NULL)

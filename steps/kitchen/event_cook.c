@@ -215,21 +215,12 @@ static void refuse(struct conn *c)
     respond(c);
 }
 
-/*
- * The access log's line. The customer's address is asked of the kernel
- * only now, when a line is written: keeping it with every connection
- * would cost each idle customer 64 bytes for a log that is usually off.
- */
+/* The access log's line (kitchen_log_answer asks for the address). */
 static void log_answer(const struct conn *c,
                        const struct http_response *response)
 {
-    struct sockaddr_storage peer;
-    socklen_t peer_len = sizeof peer;
-    char peer_name[64] = "-"; /* they are gone already: no address */
-    if (getpeername(c->fd, (struct sockaddr *)&peer, &peer_len) == 0)
-        net_peer_name(&peer, peer_name, sizeof peer_name);
-    log_access(peer_name, c->ticket->request_line, response->status,
-               c->out_len, (monotonic_us() - c->received_us) / 1000.0);
+    kitchen_log_answer(c->fd, c->ticket->request_line, response->status,
+                       c->out_len, c->received_us);
 }
 
 // @snippet answered

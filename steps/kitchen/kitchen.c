@@ -156,3 +156,15 @@ void kitchen_turn_away(int fd, unsigned long conn)
     close(fd);
     trace_event(conn, "close", "503");
 }
+
+void kitchen_log_answer(int fd, const char *request_line, int status,
+                        unsigned long bytes, long long received_us)
+{
+    struct sockaddr_storage peer;
+    socklen_t peer_len = sizeof peer;
+    char peer_name[64] = "-"; /* they are gone already: no address */
+    if (getpeername(fd, (struct sockaddr *)&peer, &peer_len) == 0)
+        net_peer_name(&peer, peer_name, sizeof peer_name);
+    log_access(peer_name, request_line, status, bytes,
+               (monotonic_us() - received_us) / 1000.0);
+}
