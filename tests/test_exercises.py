@@ -63,6 +63,47 @@ def apply(copy, patch):
                           text=True)
 
 
+def step_directories_touched(copy, patch):
+    """The steps/NN-* directories whose files a patch changes (the kitchen
+    is not one: every step links it)."""
+    listed = subprocess.run(["git", "apply", "-p1", "--numstat", str(patch)],
+                            cwd=copy, stdout=subprocess.PIPE, text=True,
+                            check=True)
+    touched = set()
+    for line in listed.stdout.splitlines():
+        parts = Path(line.split("\t")[-1]).parts
+        if len(parts) > 2 and parts[0] == "steps" and re.match(r"\d\d-", parts[1]):
+            touched.add(parts[1])
+    return touched
+
+
+def steps_that_link(copy, directories):
+    """The other steps whose Makefile links a file from one of these step
+    directories (step 08 and step 10 link step 07's: ../07-state-machine)."""
+    for makefile in sorted((copy / "steps").glob("[0-9][0-9]-*/Makefile")):
+        step = makefile.parent
+        text = makefile.read_text()
+        if step.name not in directories and any(
+                f"../{directory}" in text for directory in directories):
+            yield step
+
+
+def build_the_steps_that_link(copy, patch):
+    """A solution to one step's exercise must not break a step that links
+    that step's files: build each of them (-O0, as the check does). A
+    message naming the first that does not build, or None."""
+    env = dict(os.environ, CFLAGS="-O0 -g")
+    for step in steps_that_link(copy, step_directories_touched(copy, patch)):
+        made = subprocess.run(["make", "-s", "-C", str(step)], cwd=copy,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, timeout=300, env=env)
+        if made.returncode != 0:
+            return (f"{patch.name} passes its check, but {step.name}, which "
+                    f"links the files it changes, no longer builds:\n"
+                    f"{made.stdout}")
+    return None
+
+
 def prove(name, workdir):
     """Fail before, fail with each wrong answer, pass after, in a copy of
     the repository; a message saying what went wrong, or None."""
@@ -96,17 +137,23 @@ def prove(name, workdir):
     after = run_check(copy, name)
     if after.returncode != 0:
         return f"{name}: the check must PASS with the solution:\n{after.stdout}"
+    broken = build_the_steps_that_link(copy, patch)
+    if broken:
+        return f"{name}: {broken}"
     return None
 
 
 @pytest.fixture(scope="module")
-def proofs(tmp_path_factory):
-    """Run every proof, three at a time: most of a proof is waiting (builds
-    and servers), and there is one proof per code exercise in the book."""
+def proofs(request, tmp_path_factory):
+    """Run every proof asked for (`-k NAME` asks for one), three at a time:
+    most of a proof is waiting (builds and servers), and there is one proof
+    per code exercise in the book."""
+    asked = {item.callspec.params["name"] for item in request.session.items
+             if "proofs" in item.fixturenames and hasattr(item, "callspec")}
     root = tmp_path_factory.mktemp("exercises")
     with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
         futures = {name: pool.submit(prove, name, tempfile.mkdtemp(dir=root))
-                   for name in code_exercises()}
+                   for name in code_exercises() if name in asked}
         return {name: f.result() for name, f in futures.items()}
 
 
