@@ -266,8 +266,19 @@ local function caption(inlines)
   return pandoc.Div({pandoc.Plain(inlines)}, pandoc.Attr("", {"listing-path"}))
 end
 
+-- A listing too long to fit on a printed page is marked, so that the PDF
+-- lets it run over pages with its label kept to its first lines (pdf.css)
+-- rather than pushing it whole to the next page and leaving the label
+-- behind alone.
+local LONG_LISTING_LINES = 50
+
 local function listing(cap, block)
-  return pandoc.Div({cap, block}, pandoc.Attr("", {"listing"}))
+  local classes = {"listing"}
+  local _, lines = (block.text or ""):gsub("\n", "")
+  if lines + 1 > LONG_LISTING_LINES then
+    table.insert(classes, "long-listing")
+  end
+  return pandoc.Div({cap, block}, pandoc.Attr("", classes))
 end
 
 local function body_is_empty(el)
