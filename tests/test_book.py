@@ -249,6 +249,29 @@ def test_snippet_extraction(tmp_path):
 
 
 @needs_pandoc
+def test_a_listing_longer_than_a_page_may_run_over_pages(tmp_path):
+    """In print, a listing is kept in one piece; one taller than a page
+    cannot be, and kept whole it would be pushed to the next page with
+    its label left alone at the foot of this one. The filter marks it
+    long-listing, and pdf.css lets it run over pages, label first."""
+    (tmp_path / "src").mkdir()
+    short = "\n".join(f"int a{i};" for i in range(10))
+    long = "\n".join(f"int b{i};" for i in range(80))
+    (tmp_path / "src" / "short.c").write_text(short + "\n")
+    (tmp_path / "src" / "long.c").write_text(long + "\n")
+    ch = chapter(tmp_path, "01-x.md", "# X\n\n"
+                 '```{.c include="src/short.c"}\n```\n\n'
+                 '```{.c include="src/long.c"}\n```\n')
+    doc = convert([ch], tmp_path, tmp_path)
+    listings = [el["c"][0][1] for el in walk(doc)
+                if el["t"] == "Div" and "listing" in el["c"][0][1]]
+    assert listings == [["listing"], ["listing", "long-listing"]], listings
+    css = (BOOK / "pdf.css").read_text()
+    assert re.search(r"div\.long-listing[^{]*pre[^{]*\{[^}]*break-inside: auto",
+                     css), "pdf.css must let a long listing break"
+
+
+@needs_pandoc
 def test_every_real_snippet_extracts(tmp_path):
     """The filter and this file agree on every snippet in steps/."""
     wanted = []
