@@ -1,6 +1,6 @@
 """make bench: the study behind the book's figures.
 
-Six parts, each run against every step present (steps/NN-name/server.c),
+Seven parts, each run against every step present (steps/NN-name/server.c),
 each bounded in time, each writing a CSV and SVG plots (gnuplot) into one
 directory, with machine.json beside them: the CPU, the cores, the kernel and
 the exact command, since a figure without its machine means nothing.
@@ -15,7 +15,8 @@ the exact command, since a figure without its machine means nothing.
   2. throughput  keep-alive GET / and POST /order (bake 0) with wrk, for
                  every step and for nginx (1 and 2 workers, serving the same
                  front page), server and wrk pinned to different cores; the
-                 server's CPU time per request from /proc
+                 server's CPU time per request from /proc; each server run
+                 three times, all of them in turn, and the median run kept
   3. idle        latency of one active customer while M silent ones sit at
                  their tables (steps with a readiness API: 04 onwards, and
                  nginx with one worker), and what each silent one costs in
@@ -79,7 +80,7 @@ STACKFUL = LOADGEN.parent / "stackful"
 
 FULL = {
     "customers": [1, 10, 100, 1000, 10000], "bake_ms": 1000,
-    "wrk_seconds": 5, "wrk_connections": 50,
+    "wrk_seconds": 5, "wrk_connections": 50, "throughput_runs": 3,
     "idle": [10, 100, 1000, 3000, 10000], "idle_seconds": 3, "idle_runs": 3,
     "timeline_bake_ms": 300,
     "door_workers": 4, "door_customers": 2000, "door_stall_ms": 500,
@@ -87,7 +88,7 @@ FULL = {
 }
 QUICK = {
     "customers": [1, 10], "bake_ms": 100,
-    "wrk_seconds": 1, "wrk_connections": 4,
+    "wrk_seconds": 1, "wrk_connections": 4, "throughput_runs": 1,
     "idle": [10, 100], "idle_seconds": 1, "idle_runs": 1,
     "timeline_bake_ms": 50,
     "door_workers": 4, "door_customers": 100, "door_stall_ms": 100,
@@ -109,7 +110,7 @@ COLUMNS = {
                 "peak_threads", "note"],
     "throughput": ["server", "request", "connections", "seconds", "requests",
                    "requests_per_s", "p50_ms", "p99_ms", "errors",
-                   "server_cpu_s", "cpu_us_per_request", "note"],
+                   "server_cpu_s", "cpu_us_per_request", "runs", "note"],
     "idle": ["step", "idle", "requests_per_s", "p50_ms", "p90_ms", "p99_ms",
              "max_ms", "pss_before_kib", "pss_after_kib",
              "bytes_per_idle", "runs", "note"],
@@ -439,51 +440,84 @@ def throughput_servers(steps):
             yield step, step.name, []
 
 
+def throughput_points(steps, sizes, scripts, tmp):
+    """((server, request), measure) for every row of the part: measure()
+    starts the server, runs wrk against it once, stops it, and returns
+    the row."""
+    base = {"connections": sizes["wrk_connections"],
+            "seconds": sizes["wrk_seconds"]}
+
+    def step_point(step, server, flags, request):
+        def measure():
+            say(f"throughput: {server}, {request}")
+            proc, port = start_step(step, "--bake-ms", "0", *flags)
+            try:
+                figures = measured(proc.pid, port, request, sizes, scripts)
+            finally:
+                stop(proc)
+            note = "ok"
+            if not manifest(step)["concurrent"]:
+                note = ("one customer at a time: the other connections "
+                        "wait in the backlog")
+            return {"server": server, "request": request, **base,
+                    **figures, "note": note}
+        return measure
+
+    def nginx_point(workers, request, page):
+        def measure():
+            say(f"throughput: nginx, {workers} worker(s), {request}")
+            where = Path(tempfile.mkdtemp(dir=tmp))
+            proc, port = start_nginx(workers, page, where)
+            try:
+                figures = measured(proc.pid, port, request, sizes, scripts)
+            finally:
+                stop(proc)
+            note = (f"front page of {steps[-1].name}" if request == "GET /"
+                    else "a fixed answer, no oven")
+            return {"server": f"nginx-{workers}w", "request": request,
+                    **base, **figures, "note": note}
+        return measure
+
+    for step, server, flags in throughput_servers(steps):
+        for request in ("GET /", "POST /order"):
+            yield (server, request), step_point(step, server, flags, request)
+    if nginx_binary():
+        page = front_page(steps[-1])
+        for workers in (1, 2):
+            for request in ("GET /", "POST /order"):
+                yield ((f"nginx-{workers}w", request),
+                       nginx_point(workers, request, page))
+
+
+def median_cpu_row(rows):
+    """Of several runs of one server and request, the run whose CPU per
+    request is the median, whole, so that its columns stay one run's."""
+    rows = sorted(rows, key=lambda r: float(r.get("cpu_us_per_request")
+                                            or "inf"))
+    return {**rows[len(rows) // 2], "runs": len(rows)}
+
+
 def throughput(steps, sizes):
-    rows = []
+    """Every server, each request, measured throughput_runs times, the
+    servers taken in turn (all of them, then all of them again), and the
+    median run of each kept: on a shared machine a slow or a fast spell
+    outlasts one run, and taken in turn it falls on every server alike
+    instead of deciding a comparison between two of them."""
     if not shutil.which("wrk"):
         return [{"server": "all", "note": "skipped: wrk is not installed "
                  "(Debian: apt-get install wrk)"}]
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         scripts = Path(tmp) / "post.lua"
         scripts.write_text(POST_SCRIPT)
-        base = {"connections": sizes["wrk_connections"],
-                "seconds": sizes["wrk_seconds"]}
-        for step, server, flags in throughput_servers(steps):
-            for request in ("GET /", "POST /order"):
-                say(f"throughput: {server}, {request}")
-                proc, port = start_step(step, "--bake-ms", "0", *flags)
-                try:
-                    figures = measured(proc.pid, port, request, sizes,
-                                       scripts)
-                    note = "ok"
-                    if not manifest(step)["concurrent"]:
-                        note = ("one customer at a time: the other "
-                                "connections wait in the backlog")
-                    rows.append({"server": server, "request": request,
-                                 **base, **figures, "note": note})
-                finally:
-                    stop(proc)
-        if not nginx_binary():
-            rows.append({"server": "nginx", "note": "skipped: nginx is not "
-                         "installed (Debian: apt-get install nginx)"})
-            return rows
-        page = front_page(steps[-1])
-        for workers in (1, 2):
-            for request in ("GET /", "POST /order"):
-                say(f"throughput: nginx, {workers} worker(s), {request}")
-                where = Path(tempfile.mkdtemp(dir=tmp))
-                proc, port = start_nginx(workers, page, where)
-                try:
-                    figures = measured(proc.pid, port, request, sizes,
-                                       scripts)
-                    note = (f"front page of {steps[-1].name}" if
-                            request == "GET /" else "a fixed answer, no oven")
-                    rows.append({"server": f"nginx-{workers}w",
-                                 "request": request, **base, **figures,
-                                 "note": note})
-                finally:
-                    stop(proc)
+        points = list(throughput_points(steps, sizes, scripts, tmp))
+        results = {key: [] for key, _ in points}
+        for _ in range(sizes.get("throughput_runs", 1)):
+            for key, measure in points:
+                results[key].append(measure())
+    rows = [median_cpu_row(results[key]) for key, _ in points]
+    if not nginx_binary():
+        rows.append({"server": "nginx", "note": "skipped: nginx is not "
+                     "installed (Debian: apt-get install nginx)"})
     return rows
 
 

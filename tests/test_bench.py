@@ -23,7 +23,7 @@ EXPECTED_COLUMNS = {
                 "peak_threads", "note"],
     "throughput": ["server", "request", "connections", "seconds", "requests",
                    "requests_per_s", "p50_ms", "p99_ms", "errors",
-                   "server_cpu_s", "cpu_us_per_request", "note"],
+                   "server_cpu_s", "cpu_us_per_request", "runs", "note"],
     "idle": ["step", "idle", "requests_per_s", "p50_ms", "p90_ms", "p99_ms",
              "max_ms", "pss_before_kib", "pss_after_kib",
              "bytes_per_idle", "runs", "note"],
