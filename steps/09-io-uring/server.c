@@ -13,7 +13,8 @@
  *     the kernel sent only part of them;
  *   - each deadline, the oven's or the customer's patience: "ring me at
  *     this time" (a timeout job);
- *   - closing time: "read one byte from the bell".
+ *   - closing time: "read the signal that rang the bell" (a read job on
+ *     a signalfd: SIGTERM and SIGINT are blocked, no handler runs).
  *
  * Every job goes on the submission queue, every result comes back on the
  * completion queue (ring.c), and one io_uring_enter hands over all the
