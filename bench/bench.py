@@ -826,6 +826,20 @@ def perf_counts_syscalls():
     return run.returncode == 0 and "raw_syscalls:sys_enter" in run.stderr
 
 
+def while_attached(tracer, load):
+    """load()'s result, with tracer (perf stat or strace, attached to the
+    server) running from before it starts until after it ends; a tracer
+    says nothing until SIGINT stops it, and then writes its counts."""
+    proc = subprocess.Popen(tracer, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(0.5)   # attached before the first request
+    try:
+        return load()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+
+
 def perf_syscalls(pid, load, where):
     """The system calls pid makes while load() runs, counted in the kernel
     by perf stat (a counter on each syscall's tracepoint: the server is not
@@ -834,16 +848,8 @@ def perf_syscalls(pid, load, where):
     counts = where / "perf.csv"
     events = ",".join(["raw_syscalls:sys_enter"] + [
         f"syscalls:sys_enter_{call}" for call in COUNTED_CALLS])
-    perf = subprocess.Popen(["perf", "stat", "-x,", "-o", str(counts), "-e",
-                             events, "-p", str(pid)],
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    time.sleep(0.5)   # attached: it says nothing until it stops
-    try:
-        result = load()
-    finally:
-        perf.send_signal(signal.SIGINT)
-        perf.wait(timeout=30)
+    result = while_attached(["perf", "stat", "-x,", "-o", str(counts),
+                             "-e", events, "-p", str(pid)], load)
     total, calls = 0, {}
     for line in counts.read_text().splitlines():
         fields = line.split(",")
@@ -862,15 +868,8 @@ def strace_syscalls(pid, load, where):
     call, so the server runs slower and serves fewer requests in the
     window; only the count per request is read from it, never a speed."""
     table = where / "strace.txt"
-    strace = subprocess.Popen(["strace", "-c", "-f", "-o", str(table), "-p",
-                               str(pid)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
-    try:
-        result = load()
-    finally:
-        strace.send_signal(signal.SIGINT)
-        strace.wait(timeout=30)
+    result = while_attached(["strace", "-c", "-f", "-o", str(table), "-p",
+                             str(pid)], load)
     total, calls = 0, {}
     for line in table.read_text().splitlines():
         fields = line.split()
